@@ -1,0 +1,830 @@
+"""The container: registration, validation, resolution and overrides."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import difflib
+import inspect
+import logging
+import threading
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from typing_extensions import TypeForm
+
+from mainspring._graph import Arg, Graph, Node, build_graph, postorder
+from mainspring._keys import check_key, describe, describe_path
+from mainspring._lifecycle import Lifecycle, Phase
+from mainspring._registry import (
+    INHERIT,
+    Declaration,
+    Registry,
+    Scope,
+    Timeout,
+    _check_timeout,
+    declaration_of,
+    default_registry,
+)
+from mainspring._signature import Kind, kind_of, made_key, params_of
+from mainspring.exceptions import (
+    CircularDependencyError,
+    DuplicateServiceError,
+    InvalidProviderError,
+    ShutdownError,
+    StateError,
+    UnknownServiceError,
+)
+
+_T = TypeVar("_T")
+_log = logging.getLogger("mainspring")
+
+# The keys being built by the current thread or task, to tell a provider
+# that asks for itself (a cycle the annotations did not show) from a wait.
+_building: contextvars.ContextVar[tuple[object, ...]] = contextvars.ContextVar(
+    "mainspring_building", default=()
+)
+
+
+class Container:
+    """Builds, shares, starts and stops the services of one application.
+
+    A container takes its providers from `default_registry` when given
+    none, or from the registries, classes and factories passed to it, in
+    that order. The graph is validated on first use: the first `get`,
+    `aget`, `order`, `start`, `run`, `statuses` or ``with``.
+
+    Args:
+        *providers: Registries, classes and factory functions. A class or
+            function decorated with `service` keeps its declared options.
+        overrides: Replacements for the container's whole life, as in
+            `override`: ``{Database: FakeDatabase()}``.
+        start_timeout: Seconds each ``start()`` may take, ``None`` for no
+            limit. A service's own ``@service(start_timeout=...)`` wins.
+        stop_timeout: Seconds each service's stop steps may take together.
+
+    Raises:
+        InvalidProviderError: When a provider is neither a class nor a
+            function.
+        ValueError: When a timeout is not a positive number or ``None``.
+    """
+
+    def __init__(
+        self,
+        *providers: Registry | type | Any,
+        overrides: Mapping[Any, object] | None = None,
+        start_timeout: float | None = 15.0,
+        stop_timeout: float | None = 15.0,
+    ) -> None:
+        _check_timeout(self, "start_timeout", start_timeout)
+        _check_timeout(self, "stop_timeout", stop_timeout)
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._lock = threading.Lock()
+        self._declarations: list[Declaration] = []
+        for provider in providers or (default_registry,):
+            if isinstance(provider, Registry):
+                self._declarations.extend(provider)
+            else:
+                kind_of(provider)
+                self._declarations.append(declaration_of(provider))
+        self._overrides: list[tuple[object, Declaration]] = [
+            (check_key(key), _replacement(key, value))
+            for key, value in (overrides or {}).items()
+        ]
+        self._is_used = False
+        self._graph: Graph | None = None
+        self._cache: dict[Any, Any] = {}
+        self._locks: dict[object, threading.RLock] = {}
+        self._pending: dict[object, concurrent.futures.Future[None]] = {}
+        self._plans: dict[object, _Plan] = {}
+        self._record_lock = threading.Lock()
+        self.built: list[object] = []
+        self.teardowns: dict[object, Any] = {}
+        self.deferred_teardowns: list[tuple[object, Any]] = []
+        self.lifecycle = Lifecycle(self)
+
+    def __repr__(self) -> str:
+        count = (
+            len(self._graph.nodes) if self._graph else len(self._declarations)
+        )
+        return (
+            f"<Container: {count} services, {len(self._cache)} built, "
+            f"{self.lifecycle.phase.value}>"
+        )
+
+    # Registration
+
+    def register(
+        self,
+        provider: Any,
+        provides: object | None = None,
+        scope: Scope | None = None,
+        *,
+        start_timeout: Timeout = INHERIT,
+        stop_timeout: Timeout = INHERIT,
+    ) -> None:
+        """Add a class or factory function as a provider.
+
+        Options left out keep what `service` declared on the object, if
+        anything.
+
+        Args:
+            provider: A class or factory function.
+            provides: The key to register under; see `service`.
+            scope: ``"singleton"`` or ``"transient"``.
+            start_timeout: See `service`.
+            stop_timeout: See `service`.
+
+        Raises:
+            StateError: When the container has already been used.
+            InvalidProviderError: When ``provider`` is neither a class nor a
+                function.
+        """
+        kind_of(provider)
+        declared = declaration_of(provider)
+        declaration = Declaration(
+            provider,
+            provides if provides is not None else declared.provides,
+            scope if scope is not None else declared.scope,
+            declared.start_timeout
+            if start_timeout is INHERIT
+            else start_timeout,
+            declared.stop_timeout if stop_timeout is INHERIT else stop_timeout,
+        )
+        self._add(declaration)
+
+    def register_instance(
+        self, instance: object, provides: object | None = None
+    ) -> None:
+        """Add a ready object as the singleton for its type (or ``provides``).
+
+        Like any singleton, it is started, checked and stopped with the
+        others if it has the hooks.
+
+        Raises:
+            StateError: When the container has already been used.
+        """
+        self._add(Declaration(instance, provides, instance=True))
+
+    def _add(self, declaration: Declaration) -> None:
+        with self._lock:
+            if self._is_used:
+                message = (
+                    f"cannot register {describe(declaration.provider)}: the "
+                    "container is already in use; register every provider "
+                    "before the first get(), order, start() or with"
+                )
+                raise StateError(message)
+            self._declarations.append(declaration)
+        _log.debug("registered %s", describe(declaration.provider))
+
+    # Validation
+
+    @property
+    def order(self) -> list[Any]:
+        """The start order: every singleton, dependencies first.
+
+        Among the services whose dependencies are all placed, the one
+        registered first comes next, so the order is the registration order
+        whenever that already respects every dependency.
+        """
+        return list(self.graph().order)
+
+    def graph(self, requested: object | None = None) -> Graph:
+        """The validated graph, validating on the first call."""
+        graph = self._graph
+        if graph is not None:
+            return graph
+        with self._lock:
+            self._is_used = True
+            if self._graph is None:
+                self._install(build_graph(self._nodes(), requested))
+            return self._graph  # type: ignore[return-value]
+
+    def _install(self, graph: Graph) -> None:
+        self._graph = graph
+        self._plans = {}
+        for key in graph.order:
+            self._locks.setdefault(key, threading.RLock())
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("start order: %s", describe_path(graph.order))
+
+    def _nodes(self) -> dict[object, Node]:
+        nodes: dict[object, Node] = {}
+        for index, declaration in enumerate(self._declarations):
+            node = _node(declaration, index)
+            existing = nodes.get(node.key)
+            if existing is None:
+                nodes[node.key] = node
+            elif existing.declaration != declaration:
+                raise DuplicateServiceError(
+                    node.key, [existing.provider, declaration.provider]
+                )
+        for key, replacement in self._overrides:
+            original = nodes.get(key)
+            if original is None:
+                raise _unknown(key, nodes)
+            declaration = Declaration(
+                replacement.provider,
+                key,
+                original.declaration.scope,
+                original.declaration.start_timeout,
+                original.declaration.stop_timeout,
+                instance=replacement.instance,
+            )
+            nodes[key] = _node(declaration, original.index)
+        return nodes
+
+    # Resolution
+
+    def get(self, key: TypeForm[_T]) -> _T:
+        """Return the instance for ``key``, building it on first use.
+
+        A singleton is built once, with its dependencies, and shared; a
+        transient is built anew on every call. Building is not starting.
+        Safe to call from many threads at once.
+
+        Args:
+            key: A class, an abstract class or a Protocol.
+
+        Returns:
+            The instance.
+
+        Raises:
+            UnknownServiceError: When nothing provides ``key``.
+            TypeError: When ``key`` is not a type.
+            StateError: When an async factory is involved (use `aget`, or
+                start the container first) or the container has stopped.
+            MissingDependencyError: Or another validation error, on first use.
+        """
+        try:
+            return self._cache[key]  # type: ignore[no-any-return]
+        except (KeyError, TypeError):
+            return self._resolve(key)  # type: ignore[no-any-return]
+
+    async def aget(self, key: TypeForm[_T]) -> _T:
+        """Return the instance for ``key``, awaiting async factories.
+
+        The async twin of `get`: concurrent calls from many tasks still
+        build a singleton once.
+        """
+        try:
+            return self._cache[key]  # type: ignore[no-any-return]
+        except (KeyError, TypeError):
+            return await self._aresolve(key)  # type: ignore[no-any-return]
+
+    def _lookup(self, key: object) -> tuple[object, Graph, Node]:
+        key = check_key(key)
+        graph = self.graph(key)
+        if self.lifecycle.phase is Phase.STOPPED:
+            message = (
+                f"cannot get {describe(key)}: the container has stopped; "
+                "build a new container"
+            )
+            raise StateError(message)
+        node = graph.nodes.get(key)
+        if node is None:
+            raise _unknown(key, graph.nodes)
+        return key, graph, node
+
+    def _resolve(self, key: object) -> Any:
+        key, graph, node = self._lookup(key)
+        if node.is_singleton:
+            return self.build(key, graph)
+        plan = self._plan(key, graph)
+        for dep in plan.singletons:
+            if dep not in self._cache:
+                self.build(dep, graph)
+        return self._run_plan(plan)
+
+    async def _aresolve(self, key: object) -> Any:
+        key, graph, node = self._lookup(key)
+        if node.is_singleton:
+            return await self.abuild(key, graph)
+        plan = self._plan(key, graph)
+        for dep in plan.singletons:
+            if dep not in self._cache:
+                await self.abuild(dep, graph)
+        return await self._arun_plan(plan)
+
+    def build(self, key: object, graph: Graph) -> Any:
+        """Build the singleton ``key`` and what it needs, in this thread."""
+        for dep in postorder([key], graph.deps, self._cache):
+            node = graph.nodes[dep]
+            if node.kind.is_async:
+                raise _needs_await(key, dep)
+            with self._locks[dep]:
+                if dep in self._cache:
+                    continue
+                token = _enter(dep)
+                try:
+                    instance, teardown = self._construct(node, graph)
+                finally:
+                    _building.reset(token)
+                self._record(dep, instance, teardown)
+        return self._cache[key]
+
+    async def abuild(self, key: object, graph: Graph) -> Any:
+        """Build the singleton ``key`` and what it needs, awaiting as needed."""
+        for dep in postorder([key], graph.deps, self._cache):
+            node = graph.nodes[dep]
+            if node.kind.is_async:
+                await self._abuild_one(node, graph)
+            else:
+                self.build(dep, graph)
+        return self._cache[key]
+
+    async def _abuild_one(self, node: Node, graph: Graph) -> None:
+        key = node.key
+        while key not in self._cache:
+            with self._locks[key]:
+                if key in self._cache:
+                    return
+                pending = self._pending.get(key)
+                if pending is None:
+                    mine: concurrent.futures.Future[None] = (
+                        concurrent.futures.Future()
+                    )
+                    self._pending[key] = mine
+            if pending is not None:
+                if key in _building.get():
+                    _enter(key)  # raises: this task is building it
+                await asyncio.wrap_future(pending)
+                continue
+            token = _enter(key)
+            try:
+                instance, teardown = await self._aconstruct(node, graph)
+                self._record(key, instance, teardown)
+            finally:
+                _building.reset(token)
+                with self._locks[key]:
+                    del self._pending[key]
+                mine.set_result(None)
+
+    def _record(self, key: object, instance: object, teardown: object) -> None:
+        with self._record_lock:
+            self.built.append(key)
+            if teardown is not None:
+                self.teardowns[key] = teardown
+            # Published last: the lock-free read in get() must never see an
+            # instance whose teardown is not yet on record.
+            self._cache[key] = instance
+
+    def _arguments(
+        self, args: tuple[Arg, ...], values: Iterator[Any] | None = None
+    ) -> tuple[list[Any], dict[str, Any]]:
+        positional: list[Any] = []
+        keywords: dict[str, Any] = {}
+        cache = self._cache
+        for arg in args:
+            if arg.key is None:
+                value = arg.value
+            elif arg.key in cache:
+                value = cache[arg.key]
+            else:
+                value = next(values)  # type: ignore[arg-type]
+            if arg.positional:
+                positional.append(value)
+            else:
+                keywords[arg.name] = value
+        return positional, keywords
+
+    def _construct(
+        self, node: Node, graph: Graph, values: Iterator[Any] | None = None
+    ) -> tuple[Any, Any]:
+        if node.kind is Kind.INSTANCE:
+            return node.provider, None
+        positional, keywords = self._arguments(graph.args[node.key], values)
+        made = node.provider(*positional, **keywords)
+        if node.kind is not Kind.GENERATOR:
+            return made, None
+        try:
+            return next(made), made
+        except StopIteration:
+            raise _no_yield(node) from None
+
+    async def _aconstruct(
+        self, node: Node, graph: Graph, values: Iterator[Any] | None = None
+    ) -> tuple[Any, Any]:
+        if not node.kind.is_async:
+            return self._construct(node, graph, values)
+        positional, keywords = self._arguments(graph.args[node.key], values)
+        if node.kind is Kind.COROUTINE:
+            return await node.provider(*positional, **keywords), None
+        made = node.provider(*positional, **keywords)
+        try:
+            return await made.__anext__(), made
+        except StopAsyncIteration:
+            raise _no_yield(node) from None
+
+    # Transients: a plan is the transient tree under a key, dependencies
+    # first, so that building walks a list instead of recursing.
+
+    def _plan(self, key: object, graph: Graph) -> _Plan:
+        plan = self._plans.get(key)
+        if plan is None or plan.graph is not graph:
+            plan = self._plans[key] = _Plan(key, graph)
+        return plan
+
+    def _run_plan(self, plan: _Plan) -> Any:
+        made: list[Any] = []
+        for node, arity in plan.steps:
+            if node.kind.is_async:
+                raise _needs_await(plan.key, node.key)
+            values = _take(made, arity)
+            made.append(self._construct(node, plan.graph, values)[0])
+        return made[0]
+
+    async def _arun_plan(self, plan: _Plan) -> Any:
+        made: list[Any] = []
+        for node, arity in plan.steps:
+            values = _take(made, arity)
+            made.append((await self._aconstruct(node, plan.graph, values))[0])
+        return made[0]
+
+    # Overrides
+
+    @contextmanager
+    def override(
+        self, key: TypeForm[_T], replacement: object
+    ) -> Iterator[None]:
+        """Replace the provider of ``key`` until the ``with`` block ends.
+
+        A class or a function replaces the provider, with the original's
+        scope and timeouts; anything else is the instance itself. Dependents
+        built inside the block receive the replacement. When the block ends,
+        the original provider is back and everything built inside the block
+        from the replacement is dropped (generator factories are torn down;
+        async ones when the container stops).
+
+        Raises:
+            StateError: When ``key`` is already built or started, or when the
+                block ends while started services still hold the
+                replacement.
+            UnknownServiceError: When nothing provides ``key``.
+            ShutdownError: When a teardown fails as the block ends.
+        """
+        entry = (check_key(key), _replacement(key, replacement))
+        self._push_override(entry)
+        try:
+            yield
+        finally:
+            self._pop_override(entry)
+
+    def _push_override(self, entry: tuple[object, Declaration]) -> None:
+        key = entry[0]
+        with self._lock:
+            if self._graph is None:
+                self._overrides.append(entry)
+                return
+            if self.lifecycle.phase is Phase.STOPPED:
+                message = f"cannot override {describe(key)}: the container has stopped"
+                raise StateError(message)
+            if key not in self._graph.nodes:
+                raise _unknown(key, self._graph.nodes)
+            if key in self._cache or key in self._pending:
+                message = (
+                    f"cannot override {describe(key)}: it is already built; "
+                    "override before the first get() or start()"
+                )
+                raise StateError(message)
+            self._overrides.append(entry)
+            try:
+                self._install(build_graph(self._nodes(), key))
+            except BaseException:
+                self._overrides.remove(entry)
+                raise
+
+    def _pop_override(self, entry: tuple[object, Declaration]) -> None:
+        key = entry[0]
+        with self._lock:
+            graph = self._graph
+            if graph is None:
+                self._overrides.remove(entry)
+                return
+            stale = [
+                k for k in graph.dependents_closure(key) if k in self._cache
+            ]
+            if stale and self.lifecycle.phase in {
+                Phase.STARTING,
+                Phase.RUNNING,
+            }:
+                message = (
+                    f"cannot end the override of {describe(key)} while the "
+                    "container runs: started services hold the replacement; "
+                    "stop the container inside the block"
+                )
+                raise StateError(message)
+            self._overrides.remove(entry)
+            self._install(build_graph(self._nodes()))
+            evicted = self._evict(stale)
+        errors = []
+        for name, teardown in evicted:
+            try:
+                _finish_generator(teardown, name)
+            except Exception as exc:  # noqa: BLE001
+                exc.add_note(f"while tearing down {describe(name)}")
+                errors.append((name, exc))
+        if errors:
+            raise ShutdownError(
+                "teardown failed as an override ended",
+                [e for _, e in errors],
+                [k for k, _ in errors],
+            )
+
+    def _evict(self, keys: list[object]) -> list[tuple[object, Any]]:
+        """Forget ``keys``; return the sync teardowns to run, newest first."""
+        if not keys:
+            return []
+        with self._record_lock:
+            doomed = set(keys)
+            teardowns = []
+            for built in reversed(self.built):
+                if built in doomed:
+                    del self._cache[built]
+                    teardown = self.teardowns.pop(built, None)
+                    if teardown is None:
+                        continue
+                    if hasattr(teardown, "__anext__"):
+                        self.deferred_teardowns.append((built, teardown))
+                    else:
+                        teardowns.append((built, teardown))
+            self.built = [k for k in self.built if k not in doomed]
+        return teardowns
+
+    def forget_instances(self) -> None:
+        """Drop every built instance once the container has stopped."""
+        with self._record_lock:
+            self._cache.clear()
+
+    def is_built(self, key: object) -> bool:
+        """Tell whether the singleton ``key`` has been built."""
+        return key in self._cache
+
+    def instance(self, key: object) -> Any:
+        """The built singleton ``key``."""
+        return self._cache[key]
+
+    # Lifecycle: see _lifecycle.py for what each step does.
+
+    def start(self) -> None:
+        """Build and start every singleton, on a private event loop.
+
+        The loop runs in a background thread until `stop`, so async hooks
+        and ``run()`` bodies keep running while the caller goes on.
+
+        Raises:
+            StartupError: When a build or a start fails, times out or is
+                interrupted; the started services were stopped.
+            StateError: When the container was already started.
+        """
+        self.lifecycle.start_in_thread()
+
+    def stop(self) -> None:
+        """Stop every started service in exact reverse start order.
+
+        Raises:
+            ShutdownError: With every stop, teardown or ``run()`` body that
+                failed, after all stops were attempted.
+        """
+        self.lifecycle.stop_in_thread()
+
+    async def astart(self) -> None:
+        """Build and start every singleton on the running event loop.
+
+        See `start` for what is raised.
+        """
+        await self.lifecycle.astart()
+
+    async def astop(self) -> None:
+        """Stop every started service, on the running event loop.
+
+        See `stop` for what is raised.
+        """
+        await self.lifecycle.astop()
+
+    def run(self) -> None:
+        """Start, serve until SIGINT or SIGTERM, stop: an application's main.
+
+        Raises:
+            StartupError: When starting fails or a signal interrupts it.
+            ServiceFailedError: When a ``run()`` body raised; everything was
+                stopped first.
+            ShutdownError: When stops failed.
+        """
+        self.lifecycle.run()
+
+    def statuses(self) -> dict[Any, BaseException | None]:
+        """Check every singleton's health, in start order.
+
+        Returns:
+            ``None`` for a running service whose ``status()`` (if any) does
+            not raise, the raised exception otherwise, and a
+            `NotRunningError` for a service that is not running.
+
+        Raises:
+            StateError: Called inside the event loop the services run on
+                while some ``status()`` is async; use `astatuses`.
+        """
+        return self.lifecycle.statuses()
+
+    async def astatuses(self) -> dict[Any, BaseException | None]:
+        """The async twin of `statuses`."""
+        return await self.lifecycle.astatuses()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.astart()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.astop()
+
+
+class _Plan:
+    """The transient tree under ``key``: (node, transient arity) steps."""
+
+    __slots__ = ("graph", "key", "singletons", "steps")
+
+    def __init__(self, key: object, graph: Graph) -> None:
+        self.key = key
+        self.graph = graph
+        singletons: dict[object, None] = {}
+        steps: list[tuple[Node, int]] = []
+        # Post-order over the tree (not the DAG): a transient needed twice
+        # is built twice, as its scope says.
+        stack = [(key, _injected(graph, key))]
+        while stack:
+            current, deps = stack[-1]
+            for dep in deps:
+                if graph.nodes[dep].is_singleton:
+                    singletons[dep] = None
+                else:
+                    stack.append((dep, _injected(graph, dep)))
+                    break
+            else:
+                stack.pop()
+                node = graph.nodes[current]
+                arity = sum(
+                    1
+                    for arg in graph.args[current]
+                    if arg.key is not None
+                    and not graph.nodes[arg.key].is_singleton
+                )
+                steps.append((node, arity))
+        self.steps = steps
+        self.singletons = list(singletons)
+
+
+def _injected(graph: Graph, key: object) -> Iterator[object]:
+    return (arg.key for arg in graph.args[key] if arg.key is not None)
+
+
+def _take(made: list[Any], arity: int) -> Iterator[Any] | None:
+    if not arity:
+        return None
+    values = made[-arity:]
+    del made[-arity:]
+    return iter(values)
+
+
+def _enter(key: object) -> contextvars.Token[tuple[object, ...]]:
+    stack = _building.get()
+    if key in stack:
+        cycle = [*stack[stack.index(key) :], key]
+        raise CircularDependencyError(
+            cycle,
+            f"{describe(stack[-1])} asked for {describe(key)} while it was being built",
+        )
+    return _building.set((*stack, key))
+
+
+def _node(declaration: Declaration, index: int) -> Node:
+    provider = declaration.provider
+    if declaration.instance:
+        kind = Kind.INSTANCE
+        key = declaration.provides or type(provider)
+        return Node(key, declaration, kind, index, ())
+    kind = kind_of(provider)
+    if inspect_abstract(provider):
+        message = (
+            f"{describe(provider)} is abstract and cannot be built; register "
+            "a concrete class with provides="
+        )
+        raise InvalidProviderError(provider, message)
+    key = declaration.provides
+    if key is None:
+        key = made_key(provider, kind)
+    else:
+        key = check_key(key)
+        _check_provides(provider, kind, key)
+    if kind.has_teardown and declaration.scope == "transient":
+        message = (
+            f"generator factory {describe(provider)} cannot be transient: its "
+            "teardown needs a lifecycle, which only singletons have"
+        )
+        raise InvalidProviderError(provider, message)
+    return Node(key, declaration, kind, index, params_of(provider, kind))
+
+
+def inspect_abstract(provider: object) -> bool:
+    """Tell whether ``provider`` is a class Python refuses to instantiate."""
+    return isinstance(provider, type) and (
+        inspect.isabstract(provider)
+        or getattr(provider, "_is_protocol", False)
+    )
+
+
+def _check_provides(provider: Any, kind: Kind, key: object) -> None:
+    if not isinstance(key, type) or getattr(key, "_is_protocol", False):
+        return  # Protocols are structural: nothing reliable to check here
+    made = provider if kind is Kind.CLASS else None
+    if made is None:
+        try:
+            made = made_key(provider, kind)
+        except InvalidProviderError:
+            return
+    if isinstance(made, type) and not issubclass(made, key):
+        message = (
+            f"{describe(provider)} is registered with provides={describe(key)} "
+            f"but {describe(made)} is not a subclass of {describe(key)}"
+        )
+        raise InvalidProviderError(provider, message)
+
+
+def _replacement(key: object, value: object) -> Declaration:
+    if isinstance(value, type) or _is_function(value):
+        kind_of(value)
+        return Declaration(value, check_key(key))
+    return Declaration(value, check_key(key), instance=True)
+
+
+def _is_function(value: object) -> bool:
+    try:
+        kind_of(value)
+    except InvalidProviderError:
+        return False
+    return True
+
+
+def _unknown(key: object, nodes: Mapping[object, Node]) -> UnknownServiceError:
+    names: dict[str, object] = {}
+    for known in nodes:
+        names.setdefault(describe(known), known)
+    close = difflib.get_close_matches(
+        describe(key), list(names), n=3, cutoff=0.6
+    )
+    return UnknownServiceError(key, [names[name] for name in close])
+
+
+def _needs_await(key: object, dep: object) -> StateError:
+    via = "" if dep == key else f" (needed by {describe(key)})"
+    return StateError(
+        f"{describe(dep)}{via} is made by an async factory; use "
+        f"'await container.aget({describe(key)})', or start the container "
+        "first so that it is already built"
+    )
+
+
+def _no_yield(node: Node) -> InvalidProviderError:
+    return InvalidProviderError(
+        node.provider,
+        f"generator factory {describe(node.provider)} for "
+        f"{describe(node.key)} returned without yielding a value",
+    )
+
+
+def _finish_generator(
+    generator: Generator[Any, None, None], key: object
+) -> None:
+    """Run a sync generator factory's code after its ``yield``."""
+    try:
+        next(generator)
+    except StopIteration:
+        return
+    generator.close()
+    message = (
+        f"generator factory for {describe(key)} yielded more than once; it "
+        "must yield exactly one value"
+    )
+    raise RuntimeError(message)

@@ -1,0 +1,252 @@
+"""The dependency graph: wiring, validation and the start order."""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mainspring._registry import Declaration
+from mainspring._signature import EMPTY, Kind, Param
+from mainspring.exceptions import (
+    CircularDependencyError,
+    MissingDependencyError,
+    ScopeError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One provider in the graph.
+
+    ``wiring`` has one entry per parameter that is passed: the key to inject,
+    or ``None`` with the constant to pass (a default, or ``None`` for an
+    unprovided ``T | None``). Parameters whose default applies are left out
+    unless they are positional-only and followed by an injected one.
+    """
+
+    key: object
+    declaration: Declaration
+    kind: Kind
+    index: int
+    params: tuple[Param, ...]
+
+    @property
+    def provider(self) -> Any:
+        return self.declaration.provider
+
+    @property
+    def is_singleton(self) -> bool:
+        return self.declaration.scope == "singleton"
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """How one argument is filled: from ``key``, or with ``value``."""
+
+    name: str
+    key: object | None
+    value: Any
+    positional: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """A validated graph: who needs whom, and the order to start in."""
+
+    nodes: Mapping[object, Node]
+    args: Mapping[object, tuple[Arg, ...]]
+    deps: Mapping[object, tuple[object, ...]]
+    order: tuple[object, ...]
+
+    def dependents_closure(self, key: object) -> set[object]:
+        """``key`` and every key that depends on it, directly or not."""
+        dependents: dict[object, list[object]] = {}
+        for node_key, node_deps in self.deps.items():
+            for dep in node_deps:
+                dependents.setdefault(dep, []).append(node_key)
+        seen = {key}
+        todo = [key]
+        while todo:
+            for parent in dependents.get(todo.pop(), ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return seen
+
+
+def build_graph(
+    nodes: Mapping[object, Node], requested: object | None = None
+) -> Graph:
+    """Wire, validate and sort ``nodes``.
+
+    ``requested`` is the key whose use triggered validation; error paths
+    start from it when they can.
+
+    Raises:
+        MissingDependencyError: A required parameter has no provider.
+        CircularDependencyError: The graph has a cycle.
+        ScopeError: A singleton depends on a transient.
+    """
+    args = {key: _wire(node, nodes) for key, node in nodes.items()}
+    deps = {
+        key: tuple(
+            dict.fromkeys(a.key for a in node_args if a.key is not None)
+        )
+        for key, node_args in args.items()
+    }
+    for key, node in nodes.items():
+        for param in node.params:
+            if param.key is not None and param.key not in nodes:
+                if param.default is EMPTY and not param.optional:
+                    path = _path_to(key, nodes, deps, requested)
+                    raise MissingDependencyError(param.key, [*path, param.key])
+    topo = _sort(nodes, deps)
+    for key in topo:
+        if nodes[key].is_singleton:
+            for dep in deps[key]:
+                if not nodes[dep].is_singleton:
+                    path = _path_to(key, nodes, deps, requested)
+                    raise ScopeError([*path, dep])
+    order = tuple(k for k in topo if nodes[k].is_singleton)
+    return Graph(nodes, args, deps, order)
+
+
+def _wire(node: Node, nodes: Mapping[object, Node]) -> tuple[Arg, ...]:
+    wired: list[Arg] = []
+    skipped_positional: list[Arg] = []
+    for param in node.params:
+        if param.key is not None and param.key in nodes:
+            wired.extend(skipped_positional)
+            skipped_positional.clear()
+            wired.append(Arg(param.name, param.key, None, param.positional))
+        elif param.default is not EMPTY:
+            if param.positional:
+                # Positional-only: a later injected argument needs it passed.
+                skipped_positional.append(
+                    Arg(param.name, None, param.default, positional=True)
+                )
+        elif param.optional:
+            wired.extend(skipped_positional)
+            skipped_positional.clear()
+            wired.append(Arg(param.name, None, None, param.positional))
+    return tuple(wired)
+
+
+def _sort(
+    nodes: Mapping[object, Node], deps: Mapping[object, tuple[object, ...]]
+) -> list[object]:
+    """Kahn's algorithm, the earliest registered ready node first."""
+    waiting = {key: len(node_deps) for key, node_deps in deps.items()}
+    dependents: dict[object, list[object]] = {key: [] for key in nodes}
+    for key, node_deps in deps.items():
+        for dep in node_deps:
+            dependents[dep].append(key)
+    ready = [(nodes[k].index, k) for k, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    topo: list[object] = []
+    while ready:
+        _, key = heapq.heappop(ready)
+        topo.append(key)
+        for dependent in dependents[key]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                heapq.heappush(ready, (nodes[dependent].index, dependent))
+    if len(topo) < len(nodes):
+        stuck = {k for k, n in waiting.items() if n > 0}
+        raise CircularDependencyError(_find_cycle(stuck, nodes, deps))
+    return topo
+
+
+def _find_cycle(
+    stuck: set[object],
+    nodes: Mapping[object, Node],
+    deps: Mapping[object, tuple[object, ...]],
+) -> list[object]:
+    # Every stuck node waits on a stuck dependency, so following one from
+    # any stuck node must come back to a node already walked.
+    key = min(stuck, key=lambda k: nodes[k].index)
+    walked: dict[object, int] = {}
+    walk: list[object] = []
+    while key not in walked:
+        walked[key] = len(walk)
+        walk.append(key)
+        key = next(d for d in deps[key] if d in stuck)
+    cycle = walk[walked[key] :]
+    first = min(range(len(cycle)), key=lambda i: nodes[cycle[i]].index)
+    cycle = cycle[first:] + cycle[:first]
+    return [*cycle, cycle[0]]
+
+
+def _path_to(
+    key: object,
+    nodes: Mapping[object, Node],
+    deps: Mapping[object, tuple[object, ...]],
+    requested: object | None,
+) -> list[object]:
+    """A dependency path ending at ``key``, from ``requested`` if it can."""
+    if requested is not None and requested in nodes:
+        came_from: dict[object, object | None] = {requested: None}
+        queue = deque([requested])
+        while queue:
+            current = queue.popleft()
+            if current == key:
+                return _unwind(came_from, key)
+            for dep in deps[current]:
+                if dep not in came_from:
+                    came_from[dep] = current
+                    queue.append(dep)
+    dependents: dict[object, list[object]] = {}
+    for node_key in sorted(nodes, key=lambda k: nodes[k].index):
+        for dep in deps[node_key]:
+            dependents.setdefault(dep, []).append(node_key)
+    path = [key]
+    seen = {key}
+    while True:
+        parents = [p for p in dependents.get(path[-1], ()) if p not in seen]
+        if not parents:
+            return path[::-1]
+        path.append(parents[0])
+        seen.add(parents[0])
+
+
+def _unwind(
+    came_from: Mapping[object, object | None], key: object
+) -> list[object]:
+    path: list[object] = []
+    current: object | None = key
+    while current is not None:
+        path.append(current)
+        current = came_from[current]
+    return path[::-1]
+
+
+def postorder(
+    roots: Iterable[object],
+    deps: Mapping[object, tuple[object, ...]],
+    skip: Mapping[object, object] | set[object],
+) -> list[object]:
+    """Keys reachable from ``roots`` (not through ``skip``), deps first.
+
+    Iterative, so a chain of any depth is fine.
+    """
+    result: list[object] = []
+    seen: set[object] = set()
+    for root in roots:
+        if root in seen or root in skip:
+            continue
+        seen.add(root)
+        stack = [(root, iter(deps[root]))]
+        while stack:
+            key, children = stack[-1]
+            for child in children:
+                if child not in seen and child not in skip:
+                    seen.add(child)
+                    stack.append((child, iter(deps[child])))
+                    break
+            else:
+                stack.pop()
+                result.append(key)
+    return result

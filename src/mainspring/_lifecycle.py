@@ -1,0 +1,717 @@
+"""Starting, supervising and stopping the singletons of a container.
+
+Start: build every singleton, then start each service as soon as the
+``start()`` of each of its dependencies has returned. Stop: walk the start
+order backwards, one service at a time: cancel its ``run()`` body, call its
+``stop()``, tear down its generator factory. Sync hooks run in worker
+threads; async hooks and bodies share one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import heapq
+import inspect
+import logging
+import os
+import signal
+import sys
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mainspring._keys import describe
+from mainspring._registry import INHERIT
+from mainspring._threads import LoopThread, workers
+from mainspring.exceptions import (
+    NotRunningError,
+    ServiceFailedError,
+    ShutdownError,
+    StartupError,
+    StateError,
+)
+
+if TYPE_CHECKING:
+    from mainspring._container import Container
+    from mainspring._graph import Graph
+
+_log = logging.getLogger("mainspring")
+
+
+class Phase(enum.Enum):
+    """Where a container is in its one life."""
+
+    NEW = "new"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class _Expired(Exception):
+    """A hook overran its budget (told apart from a hook's own TimeoutError)."""
+
+
+class Lifecycle:
+    """The lifecycle state of one container."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self.phase = Phase.NEW
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: LoopThread | None = None
+        self._started: set[object] = set()
+        self._bodies: dict[object, asyncio.Task[Any]] = {}
+        self._stopping_bodies: set[object] = set()
+        self._failures: dict[object, BaseException] = {}
+        self._wake: asyncio.Event | None = None
+        self._interrupted_rollback: list[BaseException] = []
+
+    # Start
+
+    async def astart(self) -> None:
+        """Build every singleton, then start them; see Container.start."""
+        graph = self._container.graph()
+        self._begin(Phase.NEW, Phase.STARTING, "start")
+        self.loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        try:
+            await self._build_all(graph)
+            await self._start_all(graph)
+        except asyncio.CancelledError:
+            rollback = await self._stop_all(graph)
+            self._interrupted_rollback = [e for _, e in rollback]
+            self.phase = Phase.STOPPED
+            self._container.forget_instances()
+            raise
+        except BaseException:
+            self.phase = Phase.STOPPED
+            self._container.forget_instances()
+            raise
+        self.phase = Phase.RUNNING
+
+    def _begin(self, expected: Phase, then: Phase, verb: str) -> None:
+        with self._container._lock:  # noqa: SLF001 - one lock per container
+            if self.phase is not expected:
+                message = (
+                    f"cannot {verb}: the container is {self.phase.value}; a "
+                    "container runs once, so build a new one"
+                )
+                raise StateError(message)
+            self.phase = then
+
+    async def _build_all(self, graph: Graph) -> None:
+        for key in graph.order:
+            if self._container.is_built(key):
+                continue
+            try:
+                await self._container.abuild(key, graph)
+            except Exception as exc:
+                errors = [e for _, e in await self._stop_all(graph)]
+                message = f"{describe(key)} could not be built: {_line(exc)}"
+                raise StartupError(message, key, errors) from exc
+
+    async def _start_all(self, graph: Graph) -> None:
+        order = graph.order
+        position = {key: i for i, key in enumerate(order)}
+        waiting = {key: len(graph.deps[key]) for key in order}
+        dependents: dict[object, list[object]] = {key: [] for key in order}
+        for key in order:
+            for dep in graph.deps[key]:
+                dependents[dep].append(key)
+        ready = [position[k] for k in order if not waiting[k]]
+        finished: asyncio.Queue[object] = asyncio.Queue()
+        in_flight: dict[object, tuple[asyncio.Task[None], bool]] = {}
+        failure: tuple[object, BaseException] | None = None
+        late: list[BaseException] = []
+
+        def started(key: object) -> None:
+            self._started.add(key)
+            self._launch_body(key)
+            for dependent in dependents[key]:
+                waiting[dependent] -= 1
+                if not waiting[dependent]:
+                    heapq.heappush(ready, position[dependent])
+
+        try:
+            while True:
+                while ready and failure is None:
+                    key = order[heapq.heappop(ready)]
+                    hook = _hook(self._container.instance(key), "start")
+                    if hook is None:
+                        _log_done("started", key, time.perf_counter())
+                        started(key)
+                        continue
+                    task = asyncio.ensure_future(self._start_one(key, hook))
+                    task.add_done_callback(
+                        lambda _, key=key: finished.put_nowait(key)
+                    )
+                    in_flight[key] = (task, _is_async(hook))
+                if not in_flight:
+                    break
+                key = await finished.get()
+                task, _ = in_flight.pop(key)
+                error = _outcome(task)
+                if error is None:
+                    started(key)
+                elif failure is None:
+                    failure = (key, error)
+                    _cancel_async(in_flight)
+                else:
+                    error.add_note(f"while starting {describe(key)}")
+                    late.append(error)
+        except asyncio.CancelledError:
+            # Interrupted: async starts are cancelled, sync ones cannot be;
+            # whatever still returns counts as started and is rolled back.
+            _cancel_async(in_flight)
+            for key, (task, _) in in_flight.items():
+                with contextlib.suppress(BaseException):
+                    await task
+                if _outcome(task) is None:
+                    self._started.add(key)
+            raise
+        if failure is not None:
+            key, error = failure
+            errors = late + [e for _, e in await self._stop_all(graph)]
+            if isinstance(error, _Expired):
+                message = (
+                    f"{describe(key)} did not start within {error}s; started "
+                    "services were stopped"
+                )
+                raise StartupError(message, key, errors) from None
+            message = (
+                f"{describe(key)} failed to start: {_line(error)}; started "
+                "services were stopped"
+            )
+            raise StartupError(message, key, errors) from error
+
+    async def _start_one(self, key: object, hook: Callable[[], Any]) -> None:
+        began = time.perf_counter()
+        await _within(self._timeout(key, "start"), hook)
+        _log_done("started", key, began)
+
+    def _launch_body(self, key: object) -> None:
+        body = getattr(self._container.instance(key), "run", None)
+        if body is None or not _is_async(body):
+            return
+        task = asyncio.ensure_future(body())
+        self._bodies[key] = task
+        task.add_done_callback(lambda task: self._body_ended(key, task))
+
+    def _body_ended(self, key: object, task: asyncio.Task[Any]) -> None:
+        if key in self._stopping_bodies or task.cancelled():
+            return
+        error = task.exception()
+        if error is None:
+            _log.info(
+                "%s.run() returned; the service keeps running",
+                describe(key),
+                extra={"mainspring_service": describe(key)},
+            )
+        else:
+            self._failures[key] = error
+            _log.error(
+                "%s.run() failed",
+                describe(key),
+                exc_info=error,
+                extra={"mainspring_service": describe(key)},
+            )
+        if self._wake is not None:
+            self._wake.set()
+
+    def _timeout(self, key: object, which: str) -> float | None:
+        declaration = self._container.graph().nodes[key].declaration
+        own = getattr(declaration, f"{which}_timeout")
+        if own is INHERIT:
+            container_value: float | None = getattr(
+                self._container, f"{which}_timeout"
+            )
+            return container_value
+        return own  # type: ignore[no-any-return]
+
+    # Stop
+
+    async def astop(self) -> None:
+        """Stop every started service; see Container.stop."""
+        with self._container._lock:  # noqa: SLF001
+            phase = self.phase
+            if phase in {Phase.STOPPING, Phase.STOPPED}:
+                return
+            if phase is Phase.STARTING:
+                message = "cannot stop while the container is starting"
+                raise StateError(message)
+            if phase is Phase.RUNNING and self.loop is not _running_loop():
+                message = (
+                    "astop() must run on the event loop the container was "
+                    "started on; use stop() from other threads"
+                )
+                raise StateError(message)
+            self.phase = Phase.STOPPING
+        graph = self._container.graph()
+        errors = await self._stop_all(graph)
+        self.phase = Phase.STOPPED
+        self._container.forget_instances()
+        failed: list[tuple[object, Exception]] = [
+            (key, _body_failure(key, error))
+            for key, error in self._failures.items()
+        ]
+        failed += errors
+        if failed:
+            names = ", ".join(dict.fromkeys(describe(k) for k, _ in failed))
+            raise ShutdownError(
+                f"stopping left failures in {names}",
+                [e for _, e in failed],
+                [k for k, _ in failed],
+            )
+
+    async def _stop_all(self, graph: Graph) -> list[tuple[object, Exception]]:
+        """The reverse walk, collecting every failure instead of raising."""
+        errors: list[tuple[object, Exception]] = []
+        teardowns = self._container.teardowns
+        for key in reversed(graph.order):
+            if key in self._started or key in self._bodies or key in teardowns:
+                errors += await self._stop_one(key)
+        for key, teardown in self._container.deferred_teardowns:
+            try:
+                await _teardown(key, teardown)
+            except Exception as exc:  # noqa: BLE001 - collected
+                errors.append((key, _tag(exc, key, "tearing down")))
+        self._container.deferred_teardowns.clear()
+        return errors
+
+    async def _stop_one(self, key: object) -> list[tuple[object, Exception]]:
+        began = time.perf_counter()
+        budget = self._timeout(key, "stop")
+        errors: list[tuple[object, Exception]] = []
+        instance = self._container.instance(key)
+        steps: list[tuple[str, Callable[[], Any]]] = []
+        body = self._bodies.pop(key, None)
+        if body is not None:
+            steps.append(("cancelling run() of", lambda: _cancel(body)))
+        was_started = key in self._started
+        if was_started:
+            self._started.discard(key)
+            hook = _hook(instance, "stop")
+            if hook is not None:
+                steps.append(("stopping", hook))
+        teardown = self._container.teardowns.pop(key, None)
+        if teardown is not None:
+            steps.append(("tearing down", lambda: _teardown(key, teardown)))
+        self._stopping_bodies.add(key)
+        deadline = None if budget is None else time.monotonic() + budget
+        for verb, step in steps:
+            left = None if deadline is None else deadline - time.monotonic()
+            try:
+                await _within(left, step)
+            except _Expired:
+                message = f"{describe(key)} did not stop within {budget}s"
+                errors.append((key, TimeoutError(message)))
+                _log.error(message, extra=_fields(key, began))
+                return errors
+            except Exception as exc:  # noqa: BLE001 - collected, not raised
+                errors.append((key, _tag(exc, key, verb)))
+                _log.warning(
+                    "%s %s failed",
+                    verb,
+                    describe(key),
+                    exc_info=exc,
+                    extra=_fields(key, began),
+                )
+        if was_started:
+            _log_done("stopped", key, began)
+        return errors
+
+    # Health
+
+    def is_running(self, key: object) -> bool:
+        """Tell whether ``key`` has started, is not stopped, and is healthy."""
+        return (
+            self.phase in {Phase.STARTING, Phase.RUNNING}
+            and key in self._started
+            and key not in self._failures
+        )
+
+    def _not_running(self, key: object) -> NotRunningError:
+        failure = self._failures.get(key)
+        if failure is not None:
+            error = NotRunningError(key, "its run() body failed")
+            error.__cause__ = failure
+            return error
+        reason = {
+            Phase.NEW: "not started",
+            Phase.STARTING: "still starting",
+            Phase.STOPPING: "stopping",
+            Phase.STOPPED: "stopped",
+        }.get(self.phase, "not started")
+        return NotRunningError(key, reason)
+
+    def statuses(self) -> dict[Any, BaseException | None]:
+        """See Container.statuses."""
+        results, pending = self._check(self._container.graph())
+        if not pending:
+            return results
+        loop = self.loop
+        assert loop is not None  # pending needs running services
+        if _running_loop() is loop:
+            names = ", ".join(describe(k) for k in pending)
+            message = (
+                f"the status() of {names} is async; inside the event loop, "
+                "use 'await container.astatuses()'"
+            )
+            raise StateError(message)
+        checked = asyncio.run_coroutine_threadsafe(
+            _check_async(pending), loop
+        ).result()
+        results.update(checked)
+        return results
+
+    async def astatuses(self) -> dict[Any, BaseException | None]:
+        """See Container.astatuses."""
+        graph = self._container.graph()
+        results: dict[Any, BaseException | None] = {}
+        pending: dict[object, Callable[[], Any]] = {}
+        for key in graph.order:
+            if not self.is_running(key):
+                results[key] = self._not_running(key)
+                continue
+            hook = _hook(self._container.instance(key), "status")
+            if hook is None:
+                results[key] = None
+            elif _is_async(hook):
+                pending[key] = hook
+            else:
+                results[key] = await asyncio.wrap_future(
+                    workers.submit(lambda hook=hook: _status(hook))
+                )
+        if pending:
+            loop = self.loop
+            assert loop is not None
+            if loop is asyncio.get_running_loop():
+                results.update(await _check_async(pending))
+            else:
+                future = asyncio.run_coroutine_threadsafe(
+                    _check_async(pending), loop
+                )
+                results.update(await asyncio.wrap_future(future))
+        return {key: results[key] for key in graph.order}
+
+    def _check(
+        self, graph: Graph
+    ) -> tuple[
+        dict[Any, BaseException | None], dict[object, Callable[[], Any]]
+    ]:
+        results: dict[Any, BaseException | None] = {}
+        pending: dict[object, Callable[[], Any]] = {}
+        for key in graph.order:
+            if not self.is_running(key):
+                results[key] = self._not_running(key)
+                continue
+            hook = _hook(self._container.instance(key), "status")
+            if hook is None:
+                results[key] = None
+            elif _is_async(hook):
+                results[key] = None  # filled in by the caller, in order
+                pending[key] = hook
+            else:
+                results[key] = _status(hook)
+        return results, pending
+
+    # The sync API: a private loop in a background thread.
+
+    def start_in_thread(self) -> None:
+        """Container.start: run astart on a private loop thread."""
+        if self.phase is not Phase.NEW:
+            self._begin(Phase.NEW, Phase.STARTING, "start")
+        thread = LoopThread()
+        try:
+            thread.call(self.astart())
+        except BaseException:
+            thread.close()
+            raise
+        self._thread = thread
+
+    def stop_in_thread(self) -> None:
+        """Container.stop: run astop where the services run."""
+        thread, self._thread = self._thread, None
+        loop = self.loop
+        if thread is not None:
+            try:
+                thread.call(self.astop())
+            finally:
+                thread.close()
+        elif loop is not None and loop.is_running():
+            if _running_loop() is loop:
+                message = "inside the container's event loop, use 'await container.astop()'"
+                raise StateError(message)
+            asyncio.run_coroutine_threadsafe(self.astop(), loop).result()
+        elif self.phase is Phase.NEW:
+            # Never started: nothing to stop, but built generator factories
+            # still get their teardown.
+            private = LoopThread()
+            try:
+                private.call(self.astop())
+            finally:
+                private.close()
+        else:
+            self.phase = Phase.STOPPED
+
+    # run(): the application's main.
+
+    def run(self) -> None:
+        """See Container.run."""
+        if not logging.getLogger().handlers and not _log.handlers:
+            logging.basicConfig(
+                level=logging.INFO,
+                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            )
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        received: list[int] = []
+        start = asyncio.ensure_future(self.astart())
+
+        def on_signal(signum: int) -> None:
+            name = signal.Signals(signum).name
+            if received:
+                _log.error("second %s during shutdown: exiting at once", name)
+                _exit_now(128 + signum)
+            received.append(signum)
+            _log.info("%s received: stopping", name)
+            if not start.done():
+                start.cancel()
+            elif self._wake is not None:
+                self._wake.set()
+
+        installed = _install_signals(loop, on_signal)
+        try:
+            try:
+                await start
+            except asyncio.CancelledError:
+                if not received:
+                    raise
+                name = signal.Signals(received[0]).name
+                message = f"start interrupted by {name}; started services were stopped"
+                raise StartupError(
+                    message, None, self._interrupted_rollback
+                ) from None
+            await self._serve(received)
+            await self._stop_after_serving()
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+
+    async def _serve(self, received: list[int]) -> None:
+        wake = self._wake
+        assert wake is not None
+        while not received and not self._failures:
+            bodies = self._bodies.values()
+            if bodies and all(task.done() for task in bodies):
+                _log.info("every run() body has ended: stopping")
+                return
+            await wake.wait()
+            wake.clear()
+
+    async def _stop_after_serving(self) -> None:
+        failed = next(iter(self._failures.items()), None)
+        try:
+            await self.astop()
+        except ShutdownError as exc:
+            if failed is None:
+                raise
+            key, error = failed
+            raise _with_notes(
+                ServiceFailedError(key, error), exc, skip=key
+            ) from error
+        if failed is not None:  # pragma: no cover - astop raises for it
+            raise ServiceFailedError(*failed) from failed[1]
+
+
+# Helpers
+
+
+def _hook(instance: object, name: str) -> Callable[[], Any] | None:
+    hook = getattr(instance, name, None)
+    return hook if callable(hook) else None
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(function)
+
+
+async def _call(hook: Callable[[], Any]) -> None:
+    """Await an async hook; run a sync one in a worker thread."""
+    if _is_async(hook):
+        await hook()
+        return
+    result = await asyncio.wrap_future(workers.submit(hook))
+    if inspect.isawaitable(result):
+        await result
+
+
+async def _within(seconds: float | None, hook: Callable[[], Any]) -> None:
+    """Run a hook, raising `_Expired` if it overruns ``seconds``."""
+    if seconds is None:
+        await _call(hook)
+        return
+    if seconds <= 0:
+        raise _Expired(seconds)
+    scope = asyncio.timeout(seconds)
+    try:
+        async with scope:
+            await _call(hook)
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        if not _is_async(hook):
+            workers.abandon()
+        raise _Expired(seconds) from None
+
+
+def _outcome(task: asyncio.Task[None]) -> BaseException | None:
+    if task.cancelled():
+        return asyncio.CancelledError()
+    return task.exception()
+
+
+def _cancel_async(
+    in_flight: dict[object, tuple[asyncio.Task[None], bool]],
+) -> None:
+    for task, is_async in in_flight.values():
+        if is_async:
+            task.cancel()
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    """Cancel a run() body and wait for it; its own failure is reported."""
+    if task.done():
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+
+
+async def _teardown(key: object, generator: Any) -> None:
+    """Run a generator factory's code after its ``yield``."""
+    from mainspring._container import _finish_generator
+
+    if hasattr(generator, "__anext__"):
+        try:
+            await generator.__anext__()
+        except StopAsyncIteration:
+            return
+        await generator.aclose()
+        message = (
+            f"generator factory for {describe(key)} yielded more than once; "
+            "it must yield exactly one value"
+        )
+        raise RuntimeError(message)
+    await asyncio.wrap_future(
+        workers.submit(lambda: _finish_generator(generator, key))
+    )
+
+
+def _status(hook: Callable[[], Any]) -> BaseException | None:
+    try:
+        hook()
+    except Exception as exc:  # noqa: BLE001 - a status is the exception
+        return exc
+    return None
+
+
+async def _check_async(
+    hooks: dict[object, Callable[[], Any]],
+) -> dict[object, BaseException | None]:
+    async def one(hook: Callable[[], Any]) -> BaseException | None:
+        try:
+            await hook()
+        except Exception as exc:  # noqa: BLE001 - a status is the exception
+            return exc
+        return None
+
+    results = await asyncio.gather(*(one(h) for h in hooks.values()))
+    return dict(zip(hooks, results, strict=True))
+
+
+def _body_failure(key: object, error: BaseException) -> ServiceFailedError:
+    failure = ServiceFailedError(key, error)
+    failure.__cause__ = error
+    return failure
+
+
+def _tag(error: Exception, key: object, verb: str) -> Exception:
+    error.add_note(f"while {verb} {describe(key)}")
+    return error
+
+
+def _with_notes(
+    error: ServiceFailedError, group: ShutdownError, skip: object
+) -> ServiceFailedError:
+    for key, member in zip(group.services, group.exceptions, strict=True):
+        if key is skip and isinstance(member, ServiceFailedError):
+            continue
+        error.add_note(f"while stopping {describe(key)}: {_line(member)}")
+    return error
+
+
+def _line(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _fields(key: object, began: float) -> dict[str, object]:
+    return {
+        "mainspring_service": describe(key),
+        "mainspring_seconds": time.perf_counter() - began,
+    }
+
+
+def _log_done(verb: str, key: object, began: float) -> None:
+    if _log.isEnabledFor(logging.INFO):
+        fields = _fields(key, began)
+        _log.info(
+            "%s %s in %.1f ms",
+            verb,
+            describe(key),
+            fields["mainspring_seconds"] * 1000,  # type: ignore[operator]
+            extra=fields,
+        )
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _install_signals(
+    loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]
+) -> list[int]:
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, handler, signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            _log.debug("cannot handle %s here", signum.name)
+            continue
+        installed.append(signum)
+    return installed
+
+
+def _exit_now(status: int) -> None:
+    """Leave the process at once, flushing what was logged first."""
+    for handler in logging.getLogger().handlers + _log.handlers:
+        with contextlib.suppress(Exception):
+            handler.flush()
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+        sys.stdout.flush()
+    os._exit(status)

@@ -1,0 +1,181 @@
+"""The ``@service`` decorator and the registries it fills."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeVar, overload
+
+from mainspring._keys import describe, is_key, unwrap
+
+__all__ = ["Registry", "default_registry", "service"]
+
+_log = logging.getLogger("mainspring")
+
+Scope = Literal["singleton", "transient"]
+SCOPES: Final = ("singleton", "transient")
+
+_P = TypeVar("_P")
+
+
+class _Inherit:
+    """The container's value applies (a timeout left out)."""
+
+    def __repr__(self) -> str:
+        return "INHERIT"
+
+
+INHERIT: Final = _Inherit()
+Timeout = float | None | _Inherit
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """How one provider was declared: the object and its options."""
+
+    provider: Any
+    provides: object | None = None
+    scope: Scope = "singleton"
+    start_timeout: Timeout = INHERIT
+    stop_timeout: Timeout = INHERIT
+    instance: bool = field(default=False)
+
+    def __post_init__(self) -> None:
+        if self.scope not in SCOPES:
+            message = (
+                f"scope of {describe(self.provider)} must be 'singleton' or "
+                f"'transient', not {self.scope!r}"
+            )
+            raise ValueError(message)
+        if self.provides is not None and not is_key(unwrap(self.provides)):
+            message = (
+                f"provides={self.provides!r} for {describe(self.provider)} is "
+                "not a type"
+            )
+            raise TypeError(message)
+        for name in ("start_timeout", "stop_timeout"):
+            _check_timeout(self.provider, name, getattr(self, name))
+
+
+def _check_timeout(provider: object, name: str, value: object) -> None:
+    if value is INHERIT or value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not value > 0
+    ):
+        message = (
+            f"{name} of {describe(provider)} must be a positive number of "
+            f"seconds or None, not {value!r}"
+        )
+        raise ValueError(message)
+
+
+# What @service said about each object, so that Container(SomeClass) can use
+# the same options whichever registry the decorator filled.
+_declared: weakref.WeakKeyDictionary[Any, Declaration] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def declaration_of(provider: Any) -> Declaration:
+    """The options ``provider`` was decorated with, or the defaults."""
+    try:
+        return _declared[provider]
+    except (KeyError, TypeError):
+        return Declaration(provider)
+
+
+class Registry:
+    """An ordered collection of service providers.
+
+    ``Registry().service`` is a decorator like `mainspring.service`, which
+    fills `default_registry`. A `Container` built from a registry takes the
+    providers in the order they were declared, and that order breaks ties in
+    the start order.
+    """
+
+    def __init__(self) -> None:
+        self._declarations: list[Declaration] = []
+
+    def __repr__(self) -> str:
+        return f"<Registry: {len(self._declarations)} providers>"
+
+    def __len__(self) -> int:
+        return len(self._declarations)
+
+    def __iter__(self) -> Iterator[Declaration]:
+        return iter(list(self._declarations))
+
+    @overload
+    def service(self, provider: _P, /) -> _P: ...
+
+    @overload
+    def service(
+        self,
+        *,
+        provides: object | None = None,
+        scope: Scope = "singleton",
+        start_timeout: float | None | _Inherit = INHERIT,
+        stop_timeout: float | None | _Inherit = INHERIT,
+    ) -> Callable[[_P], _P]: ...
+
+    def service(
+        self,
+        provider: Any = None,
+        /,
+        *,
+        provides: object | None = None,
+        scope: Scope = "singleton",
+        start_timeout: float | None | _Inherit = INHERIT,
+        stop_timeout: float | None | _Inherit = INHERIT,
+    ) -> Any:
+        """Declare a class or factory function as a service provider.
+
+        Use it bare (``@service``) or with options (``@service(...)``). The
+        decorated object is returned unchanged.
+
+        Args:
+            provider: The class or factory, when used bare.
+            provides: The key to register under, such as an abstract class
+                or Protocol the class implements. Defaults to the class
+                itself, or to a factory's return annotation.
+            scope: ``"singleton"`` (one instance per container) or
+                ``"transient"`` (a new instance on every resolution).
+            start_timeout: Seconds this service's ``start()`` may take;
+                ``None`` for no limit. Left out, the container's applies.
+            stop_timeout: Seconds its stop steps may take together.
+
+        Returns:
+            The decorated object, or a decorator when called with options.
+
+        Raises:
+            ValueError: For an unknown scope or a timeout that is not a
+                positive number.
+            TypeError: When ``provides`` is not a type.
+        """
+
+        def decorate(obj: _P) -> _P:
+            declaration = Declaration(
+                obj, provides, scope, start_timeout, stop_timeout
+            )
+            self._declarations.append(declaration)
+            try:
+                _declared[obj] = declaration
+            except TypeError:
+                pass  # not weak-referenceable: only this registry knows it
+            _log.debug("declared %s", describe(obj))
+            return obj
+
+        if provider is None:
+            return decorate
+        return decorate(provider)
+
+
+default_registry: Final = Registry()
+"""The registry that the bare `service` decorator fills."""
+
+service: Final = default_registry.service

@@ -1,0 +1,255 @@
+"""Read a provider's annotations: what it makes and what it needs."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import sys
+import types
+import typing
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
+from dataclasses import dataclass
+from typing import Any, get_args, get_origin
+
+from mainspring._keys import describe, is_key, unwrap
+from mainspring.exceptions import InvalidProviderError
+
+EMPTY: Any = inspect.Parameter.empty
+
+
+class Kind(enum.Enum):
+    """How a provider makes its instance."""
+
+    CLASS = "class"
+    FUNCTION = "function"
+    COROUTINE = "coroutine function"
+    GENERATOR = "generator function"
+    ASYNC_GENERATOR = "async generator function"
+    INSTANCE = "instance"
+
+    @property
+    def is_async(self) -> bool:
+        return self in {Kind.COROUTINE, Kind.ASYNC_GENERATOR}
+
+    @property
+    def has_teardown(self) -> bool:
+        return self in {Kind.GENERATOR, Kind.ASYNC_GENERATOR}
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter of a provider, as the container will fill it.
+
+    ``key`` is ``None`` when the parameter is never injected (no usable
+    annotation, but a default). ``optional`` marks ``T | None``.
+    """
+
+    name: str
+    key: object | None
+    default: Any
+    optional: bool
+    positional: bool
+
+
+_SYNC_YIELDS = {Iterator, Iterable, Generator}
+_ASYNC_YIELDS = {AsyncIterator, AsyncIterable, AsyncGenerator}
+
+
+def kind_of(provider: object) -> Kind:
+    """Classify ``provider``, raising when it is no class or function."""
+    if isinstance(provider, type):
+        return Kind.CLASS
+    target = inspect.unwrap(provider) if callable(provider) else provider
+    if inspect.isasyncgenfunction(target):
+        return Kind.ASYNC_GENERATOR
+    if inspect.isgeneratorfunction(target):
+        return Kind.GENERATOR
+    if inspect.iscoroutinefunction(target):
+        return Kind.COROUTINE
+    if inspect.isfunction(target) or inspect.ismethod(target):
+        return Kind.FUNCTION
+    message = (
+        f"{provider!r} is neither a class nor a function, so it cannot "
+        "provide a service; use register_instance() for a ready object"
+    )
+    raise InvalidProviderError(provider, message)
+
+
+def made_key(provider: Any, kind: Kind) -> object:
+    """The key a provider makes: the class, or the factory's return type."""
+    if kind is Kind.CLASS:
+        return provider
+    hints = _hints(provider, provider, "return")
+    annotation = hints.get("return", EMPTY)
+    name = describe(provider)
+    if annotation is EMPTY or annotation is None or annotation is type(None):
+        message = (
+            f"factory {name} has no return annotation; annotate what it "
+            "makes, or pass provides="
+        )
+        raise InvalidProviderError(provider, message)
+    annotation = unwrap(annotation)
+    if kind.has_teardown:
+        wanted = _SYNC_YIELDS if kind is Kind.GENERATOR else _ASYNC_YIELDS
+        if get_origin(annotation) not in wanted or not get_args(annotation):
+            shape = (
+                "Iterator[T]" if kind is Kind.GENERATOR else "AsyncIterator[T]"
+            )
+            message = (
+                f"generator factory {name} must be annotated as returning "
+                f"{shape}, not {describe(annotation)}"
+            )
+            raise InvalidProviderError(provider, message)
+        annotation = unwrap(get_args(annotation)[0])
+    if not is_key(annotation):
+        message = (
+            f"factory {name} returns {describe(annotation)}, which is not a "
+            "type that can name a service"
+        )
+        raise InvalidProviderError(provider, message)
+    return annotation
+
+
+def params_of(provider: Any, kind: Kind) -> tuple[Param, ...]:
+    """The parameters a provider takes, with the key each one asks for."""
+    if kind is Kind.INSTANCE:
+        return ()
+    try:
+        signature = inspect.signature(provider)
+    except (TypeError, ValueError) as exc:
+        message = f"cannot read the signature of {describe(provider)}: {exc}"
+        raise InvalidProviderError(provider, message) from exc
+    target = _hint_target(provider, kind)
+    names = [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind not in {p.VAR_POSITIONAL, p.VAR_KEYWORD}
+    ]
+    hints = _hints(provider, target, *names)
+    params = []
+    for parameter in signature.parameters.values():
+        if parameter.kind in {parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD}:
+            continue
+        params.append(_param(provider, parameter, hints.get(parameter.name)))
+    return tuple(params)
+
+
+def _param(
+    provider: object, parameter: inspect.Parameter, annotation: object
+) -> Param:
+    default = parameter.default
+    positional = parameter.kind is parameter.POSITIONAL_ONLY
+    key, optional = _key_of(annotation)
+    if key is None and default is EMPTY:
+        where = f"parameter {parameter.name!r} of {describe(provider)}"
+        if annotation is None:
+            message = f"{where} has neither a type annotation nor a default"
+        else:
+            message = (
+                f"{where} is annotated with {describe(annotation)}, which is "
+                "not a type that can name a service; give it a default, or "
+                "annotate it with a class"
+            )
+        raise InvalidProviderError(provider, message)
+    return Param(parameter.name, key, default, optional, positional)
+
+
+def _key_of(annotation: object) -> tuple[object | None, bool]:
+    if annotation is None:
+        return None, False
+    annotation = unwrap(annotation)
+    if get_origin(annotation) in {types.UnionType, typing.Union}:
+        members = [unwrap(a) for a in get_args(annotation)]
+        others = [a for a in members if a is not type(None)]
+        if len(others) == 1 and len(members) == 2 and is_key(others[0]):
+            return others[0], True
+        return None, False
+    return (annotation, False) if is_key(annotation) else (None, False)
+
+
+def _hint_target(provider: Any, kind: Kind) -> Any:
+    if kind is not Kind.CLASS:
+        return provider
+    # A class's needs are those of whichever __init__ or __new__ Python calls.
+    init = provider.__init__
+    if init is not object.__init__:
+        return init
+    new = provider.__new__
+    return new if new is not object.__new__ else init
+
+
+def _hints(provider: Any, target: Any, *names: str) -> dict[str, object]:
+    """Evaluate the annotations of ``names``, naming any that cannot be."""
+    raw = dict(getattr(target, "__annotations__", None) or {})
+    globalns, localns = _namespaces(provider, target)
+    hints: dict[str, object] = {}
+    for name in names:
+        if name not in raw:
+            continue
+        annotation = raw[name]
+        try:
+            hints[name] = _evaluate(annotation, globalns, localns)
+        except NameError as exc:
+            raise _unresolved(provider, name, annotation, exc) from exc
+        except Exception as exc:
+            what = "return annotation" if name == "return" else repr(name)
+            message = (
+                f"cannot evaluate the annotation {annotation!r} of {what} in "
+                f"{describe(provider)}: {exc}"
+            )
+            raise InvalidProviderError(provider, message) from exc
+    return hints
+
+
+def _evaluate(
+    annotation: object, globalns: dict[str, Any], localns: dict[str, Any]
+) -> object:
+    if isinstance(annotation, str):
+        annotation = typing.ForwardRef(annotation)
+    if isinstance(annotation, typing.ForwardRef | types.GenericAlias) or (
+        get_origin(annotation) is not None
+    ):
+        # get_type_hints on a throwaway holder evaluates nested forward
+        # references the same way Python's own typing does.
+        holder = types.SimpleNamespace(__annotations__={"a": annotation})
+        return typing.get_type_hints(
+            holder, globalns, localns, include_extras=True
+        )["a"]
+    return annotation
+
+
+def _namespaces(
+    provider: Any, target: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    module = sys.modules.get(getattr(provider, "__module__", "") or "")
+    globalns = dict(getattr(module, "__dict__", {}))
+    globalns.update(getattr(inspect.unwrap(target), "__globals__", {}))
+    localns: dict[str, Any] = {}
+    if isinstance(provider, type):
+        localns[provider.__name__] = provider
+    return globalns, localns
+
+
+def _unresolved(
+    provider: Any, name: str, annotation: object, exc: NameError
+) -> InvalidProviderError:
+    missing = exc.name or str(exc)
+    module = getattr(provider, "__module__", "?")
+    what = (
+        "the return annotation" if name == "return" else f"parameter {name!r}"
+    )
+    message = (
+        f"cannot resolve the annotation {annotation!r} of {what} of "
+        f"{describe(provider)}: name {missing!r} is not defined in module "
+        f"{module}; is it imported only under TYPE_CHECKING, or defined "
+        "inside a function?"
+    )
+    return InvalidProviderError(provider, message)

@@ -1,0 +1,138 @@
+"""Worker threads for sync hooks, and the private event loop thread.
+
+Sync hooks run in daemon threads of our own rather than in asyncio's
+default executor: a hook that hangs past its timeout cannot be interrupted,
+and a non-daemon thread would then keep the process from exiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+_IDLE_SECONDS = 30.0
+
+
+class Workers:
+    """A growing pool of daemon threads, at most ``limit`` busy at once.
+
+    A hook that overran its timeout still occupies its thread; `abandon`
+    raises the limit by one so that it does not starve the hooks after it.
+    """
+
+    def __init__(self, limit: int = 32) -> None:
+        self._limit = limit
+        self._queue: queue.SimpleQueue[
+            tuple[concurrent.futures.Future[Any], Callable[[], Any]] | None
+        ] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(
+        self, function: Callable[[], _T]
+    ) -> concurrent.futures.Future[_T]:
+        """Run ``function`` in a worker thread."""
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self._limit:
+                self._threads += 1
+                threading.Thread(
+                    target=self._work, name="mainspring-worker", daemon=True
+                ).start()
+            # else: queued until a busy worker comes back
+        self._queue.put((future, function))
+        return future
+
+    def abandon(self) -> None:
+        """Give up on a hook that overran: let one more thread be started."""
+        with self._lock:
+            self._limit += 1
+
+    def _work(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=_IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._idle and self._queue.empty():
+                        self._idle -= 1
+                        self._threads -= 1
+                        return
+                continue
+            if item is None:  # pragma: no cover - reserved for shutdown
+                return
+            future, function = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = function()
+                except BaseException as exc:  # noqa: BLE001 - handed over
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+            with self._lock:
+                self._idle += 1
+
+
+workers = Workers()
+
+
+class LoopThread:
+    """An event loop running in a daemon thread, for the sync API."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._serve,
+            args=(ready,),
+            name="mainspring-loop",
+            daemon=True,
+        )
+        self._thread.start()
+        ready.wait()
+
+    def _serve(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(ready.set)
+        self.loop.run_forever()
+
+    def call(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``coroutine`` on the loop and wait for its result.
+
+        A KeyboardInterrupt while waiting cancels the coroutine, waits for
+        it to unwind (a start rolls back) and is then raised.
+        """
+        done = threading.Event()
+        tasks: list[asyncio.Task[_T]] = []
+
+        def launch() -> None:
+            task = self.loop.create_task(coroutine)
+            task.add_done_callback(lambda _: done.set())
+            tasks.append(task)
+
+        def cancel() -> None:
+            tasks[0].cancel()
+
+        self.loop.call_soon_threadsafe(launch)
+        try:
+            done.wait()
+        except KeyboardInterrupt:
+            self.loop.call_soon_threadsafe(cancel)
+            done.wait()
+            raise
+        return tasks[0].result()
+
+    def close(self) -> None:
+        """Stop the loop and its thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
