@@ -1,4 +1,4 @@
-"""mainspring: services wired by their type hints, started and stopped in order.
+"""mainspring: services wired by type hints, started and stopped in order.
 
 Declare services with `service`, hand them to a `Container`, and let it
 build, start, check and stop them.

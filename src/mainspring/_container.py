@@ -9,7 +9,7 @@ import difflib
 import inspect
 import logging
 import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -18,7 +18,7 @@ from typing_extensions import TypeForm
 
 from mainspring._graph import Arg, Graph, Node, build_graph, postorder
 from mainspring._keys import check_key, describe, describe_path
-from mainspring._lifecycle import Lifecycle, Phase
+from mainspring._lifecycle import Lifecycle, Phase, finish_generator
 from mainspring._registry import (
     INHERIT,
     Declaration,
@@ -329,7 +329,7 @@ class Container:
         return self._cache[key]
 
     async def abuild(self, key: object, graph: Graph) -> Any:
-        """Build the singleton ``key`` and what it needs, awaiting as needed."""
+        """Build the singleton ``key`` and its needs, awaiting as needed."""
         for dep in postorder([key], graph.deps, self._cache):
             node = graph.nodes[dep]
             if node.kind.is_async:
@@ -482,7 +482,10 @@ class Container:
                 self._overrides.append(entry)
                 return
             if self.lifecycle.phase is Phase.STOPPED:
-                message = f"cannot override {describe(key)}: the container has stopped"
+                message = (
+                    f"cannot override {describe(key)}: the container has "
+                    "stopped"
+                )
                 raise StateError(message)
             if key not in self._graph.nodes:
                 raise _unknown(key, self._graph.nodes)
@@ -525,8 +528,8 @@ class Container:
         errors = []
         for name, teardown in evicted:
             try:
-                _finish_generator(teardown, name)
-            except Exception as exc:  # noqa: BLE001
+                finish_generator(teardown, name)
+            except Exception as exc:
                 exc.add_note(f"while tearing down {describe(name)}")
                 errors.append((name, exc))
         if errors:
@@ -618,7 +621,7 @@ class Container:
         """
         self.lifecycle.run()
 
-    def statuses(self) -> dict[Any, BaseException | None]:
+    def statuses(self) -> dict[object, BaseException | None]:
         """Check every singleton's health, in start order.
 
         Returns:
@@ -632,7 +635,7 @@ class Container:
         """
         return self.lifecycle.statuses()
 
-    async def astatuses(self) -> dict[Any, BaseException | None]:
+    async def astatuses(self) -> dict[object, BaseException | None]:
         """The async twin of `statuses`."""
         return await self.lifecycle.astatuses()
 
@@ -714,7 +717,8 @@ def _enter(key: object) -> contextvars.Token[tuple[object, ...]]:
         cycle = [*stack[stack.index(key) :], key]
         raise CircularDependencyError(
             cycle,
-            f"{describe(stack[-1])} asked for {describe(key)} while it was being built",
+            f"{describe(stack[-1])} asked for {describe(key)} while it was "
+            "being built",
         )
     return _building.set((*stack, key))
 
@@ -766,8 +770,9 @@ def _check_provides(provider: Any, kind: Kind, key: object) -> None:
             return
     if isinstance(made, type) and not issubclass(made, key):
         message = (
-            f"{describe(provider)} is registered with provides={describe(key)} "
-            f"but {describe(made)} is not a subclass of {describe(key)}"
+            f"{describe(provider)} is registered with "
+            f"provides={describe(key)} but {describe(made)} is not a "
+            f"subclass of {describe(key)}"
         )
         raise InvalidProviderError(provider, message)
 
@@ -812,19 +817,3 @@ def _no_yield(node: Node) -> InvalidProviderError:
         f"generator factory {describe(node.provider)} for "
         f"{describe(node.key)} returned without yielding a value",
     )
-
-
-def _finish_generator(
-    generator: Generator[Any, None, None], key: object
-) -> None:
-    """Run a sync generator factory's code after its ``yield``."""
-    try:
-        next(generator)
-    except StopIteration:
-        return
-    generator.close()
-    message = (
-        f"generator factory for {describe(key)} yielded more than once; it "
-        "must yield exactly one value"
-    )
-    raise RuntimeError(message)

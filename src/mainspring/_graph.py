@@ -99,10 +99,9 @@ def build_graph(
     }
     for key, node in nodes.items():
         for param in node.params:
-            if param.key is not None and param.key not in nodes:
-                if param.default is EMPTY and not param.optional:
-                    path = _path_to(key, nodes, deps, requested)
-                    raise MissingDependencyError(param.key, [*path, param.key])
+            if param.required and param.key not in nodes:
+                path = _path_to(key, nodes, deps, requested)
+                raise MissingDependencyError(param.key, [*path, param.key])
     topo = _sort(nodes, deps)
     for key in topo:
         if nodes[key].is_singleton:

@@ -12,15 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import heapq
 import inspect
 import logging
 import os
 import signal
 import sys
-
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from mainspring._keys import describe
@@ -51,8 +51,8 @@ class Phase(enum.Enum):
     STOPPED = "stopped"
 
 
-class _Expired(Exception):
-    """A hook overran its budget (told apart from a hook's own TimeoutError)."""
+class _ExpiredError(Exception):
+    """A hook overran its budget (unlike a TimeoutError the hook raised)."""
 
 
 class Lifecycle:
@@ -115,80 +115,39 @@ class Lifecycle:
                 raise StartupError(message, key, errors) from exc
 
     async def _start_all(self, graph: Graph) -> None:
-        order = graph.order
-        position = {key: i for i, key in enumerate(order)}
-        waiting = {key: len(graph.deps[key]) for key in order}
-        dependents: dict[object, list[object]] = {key: [] for key in order}
-        for key in order:
-            for dep in graph.deps[key]:
-                dependents[dep].append(key)
-        ready = [position[k] for k in order if not waiting[k]]
-        finished: asyncio.Queue[object] = asyncio.Queue()
-        in_flight: dict[object, tuple[asyncio.Task[None], bool]] = {}
-        failure: tuple[object, BaseException] | None = None
-        late: list[BaseException] = []
-
-        def started(key: object) -> None:
-            self._started.add(key)
-            self._launch_body(key)
-            for dependent in dependents[key]:
-                waiting[dependent] -= 1
-                if not waiting[dependent]:
-                    heapq.heappush(ready, position[dependent])
-
+        starter = _Starter(self, graph)
         try:
-            while True:
-                while ready and failure is None:
-                    key = order[heapq.heappop(ready)]
-                    hook = _hook(self._container.instance(key), "start")
-                    if hook is None:
-                        _log_done("started", key, time.perf_counter())
-                        started(key)
-                        continue
-                    task = asyncio.ensure_future(self._start_one(key, hook))
-                    task.add_done_callback(
-                        lambda _, key=key: finished.put_nowait(key)
-                    )
-                    in_flight[key] = (task, _is_async(hook))
-                if not in_flight:
-                    break
-                key = await finished.get()
-                task, _ = in_flight.pop(key)
-                error = _outcome(task)
-                if error is None:
-                    started(key)
-                elif failure is None:
-                    failure = (key, error)
-                    _cancel_async(in_flight)
-                else:
-                    error.add_note(f"while starting {describe(key)}")
-                    late.append(error)
+            await starter.run()
         except asyncio.CancelledError:
-            # Interrupted: async starts are cancelled, sync ones cannot be;
-            # whatever still returns counts as started and is rolled back.
-            _cancel_async(in_flight)
-            for key, (task, _) in in_flight.items():
-                with contextlib.suppress(BaseException):
-                    await task
-                if _outcome(task) is None:
-                    self._started.add(key)
+            await starter.settle()
             raise
-        if failure is not None:
-            key, error = failure
-            errors = late + [e for _, e in await self._stop_all(graph)]
-            if isinstance(error, _Expired):
-                message = (
-                    f"{describe(key)} did not start within {error}s; started "
-                    "services were stopped"
-                )
-                raise StartupError(message, key, errors) from None
+        if starter.failure is None:
+            return
+        key, error = starter.failure
+        errors = starter.late + [e for _, e in await self._stop_all(graph)]
+        if isinstance(error, _ExpiredError):
             message = (
-                f"{describe(key)} failed to start: {_line(error)}; started "
+                f"{describe(key)} did not start within {error}s; started "
                 "services were stopped"
             )
-            raise StartupError(message, key, errors) from error
+            raise StartupError(message, key, errors) from None
+        message = (
+            f"{describe(key)} failed to start: {_line(error)}; started "
+            "services were stopped"
+        )
+        raise StartupError(message, key, errors) from error
 
-    async def _start_one(self, key: object, hook: Callable[[], Any]) -> None:
+    def mark_started(self, key: object) -> None:
+        """Record that ``key``'s start returned, and launch its body."""
+        self._started.add(key)
+        self._launch_body(key)
+
+    def instance(self, key: object) -> Any:
+        """The built singleton ``key``."""
+        return self._container.instance(key)
+
+    async def start_one(self, key: object, hook: Callable[[], Any]) -> None:
+        """Run one service's start() within its budget, and log it."""
         began = time.perf_counter()
         await _within(self._timeout(key, "start"), hook)
         _log_done("started", key, began)
@@ -277,7 +236,7 @@ class Lifecycle:
         for key, teardown in self._container.deferred_teardowns:
             try:
                 await _teardown(key, teardown)
-            except Exception as exc:  # noqa: BLE001 - collected
+            except Exception as exc:
                 errors.append((key, _tag(exc, key, "tearing down")))
         self._container.deferred_teardowns.clear()
         return errors
@@ -306,12 +265,12 @@ class Lifecycle:
             left = None if deadline is None else deadline - time.monotonic()
             try:
                 await _within(left, step)
-            except _Expired:
+            except _ExpiredError:
                 message = f"{describe(key)} did not stop within {budget}s"
                 errors.append((key, TimeoutError(message)))
                 _log.error(message, extra=_fields(key, began))
                 return errors
-            except Exception as exc:  # noqa: BLE001 - collected, not raised
+            except Exception as exc:
                 errors.append((key, _tag(exc, key, verb)))
                 _log.warning(
                     "%s %s failed",
@@ -348,13 +307,12 @@ class Lifecycle:
         }.get(self.phase, "not started")
         return NotRunningError(key, reason)
 
-    def statuses(self) -> dict[Any, BaseException | None]:
+    def statuses(self) -> dict[object, BaseException | None]:
         """See Container.statuses."""
         results, pending = self._check(self._container.graph())
         if not pending:
             return results
-        loop = self.loop
-        assert loop is not None  # pending needs running services
+        loop = self._running_on()
         if _running_loop() is loop:
             names = ", ".join(describe(k) for k in pending)
             message = (
@@ -368,10 +326,10 @@ class Lifecycle:
         results.update(checked)
         return results
 
-    async def astatuses(self) -> dict[Any, BaseException | None]:
+    async def astatuses(self) -> dict[object, BaseException | None]:
         """See Container.astatuses."""
         graph = self._container.graph()
-        results: dict[Any, BaseException | None] = {}
+        results: dict[object, BaseException | None] = {}
         pending: dict[object, Callable[[], Any]] = {}
         for key in graph.order:
             if not self.is_running(key):
@@ -384,26 +342,33 @@ class Lifecycle:
                 pending[key] = hook
             else:
                 results[key] = await asyncio.wrap_future(
-                    workers.submit(lambda hook=hook: _status(hook))
+                    workers.submit(functools.partial(_status, hook))
                 )
         if pending:
-            loop = self.loop
-            assert loop is not None
+            loop = self._running_on()
             if loop is asyncio.get_running_loop():
                 results.update(await _check_async(pending))
             else:
                 future = asyncio.run_coroutine_threadsafe(
                     _check_async(pending), loop
                 )
-                results.update(await asyncio.wrap_future(future))
+                checked = await asyncio.wrap_future(future)
+                results.update(checked)
         return {key: results[key] for key in graph.order}
+
+    def _running_on(self) -> asyncio.AbstractEventLoop:
+        """The loop the services run on (only asked while they run)."""
+        if self.loop is None:  # pragma: no cover - running implies a loop
+            message = "the container has no event loop"
+            raise StateError(message)
+        return self.loop
 
     def _check(
         self, graph: Graph
     ) -> tuple[
-        dict[Any, BaseException | None], dict[object, Callable[[], Any]]
+        dict[object, BaseException | None], dict[object, Callable[[], Any]]
     ]:
-        results: dict[Any, BaseException | None] = {}
+        results: dict[object, BaseException | None] = {}
         pending: dict[object, Callable[[], Any]] = {}
         for key in graph.order:
             if not self.is_running(key):
@@ -444,7 +409,10 @@ class Lifecycle:
                 thread.close()
         elif loop is not None and loop.is_running():
             if _running_loop() is loop:
-                message = "inside the container's event loop, use 'await container.astop()'"
+                message = (
+                    "inside the container's event loop, use "
+                    "'await container.astop()'"
+                )
                 raise StateError(message)
             asyncio.run_coroutine_threadsafe(self.astop(), loop).result()
         elif self.phase is Phase.NEW:
@@ -494,7 +462,10 @@ class Lifecycle:
                 if not received:
                     raise
                 name = signal.Signals(received[0]).name
-                message = f"start interrupted by {name}; started services were stopped"
+                message = (
+                    f"start interrupted by {name}; started services were "
+                    "stopped"
+                )
                 raise StartupError(
                     message, None, self._interrupted_rollback
                 ) from None
@@ -505,8 +476,7 @@ class Lifecycle:
                 loop.remove_signal_handler(signum)
 
     async def _serve(self, received: list[int]) -> None:
-        wake = self._wake
-        assert wake is not None
+        wake = self._wake or asyncio.Event()
         while not received and not self._failures:
             bodies = self._bodies.values()
             if bodies and all(task.done() for task in bodies):
@@ -528,6 +498,90 @@ class Lifecycle:
             ) from error
         if failed is not None:  # pragma: no cover - astop raises for it
             raise ServiceFailedError(*failed) from failed[1]
+
+
+class _Starter:
+    """One start: each service begins once its dependencies have started.
+
+    Ready services are launched in start-order position, so the order in
+    which starts begin is the same in every run.
+    """
+
+    def __init__(self, lifecycle: Lifecycle, graph: Graph) -> None:
+        self._lifecycle = lifecycle
+        self._order = graph.order
+        self._position = {key: i for i, key in enumerate(graph.order)}
+        self._waiting = {key: len(graph.deps[key]) for key in graph.order}
+        self._dependents: dict[object, list[object]] = {
+            key: [] for key in graph.order
+        }
+        for key in graph.order:
+            for dep in graph.deps[key]:
+                self._dependents[dep].append(key)
+        self._ready = [
+            self._position[k] for k, n in self._waiting.items() if not n
+        ]
+        self._finished: asyncio.Queue[object] = asyncio.Queue()
+        self._in_flight: dict[object, tuple[asyncio.Task[None], bool]] = {}
+        self.failure: tuple[object, BaseException] | None = None
+        self.late: list[BaseException] = []
+
+    async def run(self) -> None:
+        """Start everything, or stop launching at the first failure."""
+        while True:
+            self._launch_ready()
+            if not self._in_flight:
+                return
+            key = await self._finished.get()
+            task, _ = self._in_flight.pop(key)
+            error = _outcome(task)
+            if error is None:
+                self._started(key)
+            elif self.failure is None:
+                self.failure = (key, error)
+                self._cancel_async()
+            elif not isinstance(error, asyncio.CancelledError):
+                error.add_note(f"while starting {describe(key)}")
+                self.late.append(error)
+
+    async def settle(self) -> None:
+        """After an interruption, let in-flight starts end before rollback.
+
+        Async starts are cancelled; sync ones cannot be, so they are awaited,
+        and one that returns counts as started so that rollback stops it.
+        """
+        self._cancel_async()
+        for key, (task, _) in self._in_flight.items():
+            with contextlib.suppress(BaseException):
+                await task
+            if _outcome(task) is None:
+                self._lifecycle.mark_started(key)
+
+    def _launch_ready(self) -> None:
+        while self._ready and self.failure is None:
+            key = self._order[heapq.heappop(self._ready)]
+            hook = _hook(self._lifecycle.instance(key), "start")
+            if hook is None:
+                _log_done("started", key, time.perf_counter())
+                self._started(key)
+                continue
+            task = asyncio.ensure_future(self._lifecycle.start_one(key, hook))
+            task.add_done_callback(
+                functools.partial(_report_to, self._finished, key)
+            )
+            self._in_flight[key] = (task, _is_async(hook))
+
+    def _started(self, key: object) -> None:
+        self._lifecycle.mark_started(key)
+        for dependent in self._dependents[key]:
+            self._waiting[dependent] -= 1
+            if not self._waiting[dependent]:
+                heapq.heappush(self._ready, self._position[dependent])
+
+    def _cancel_async(self) -> None:
+        for task, is_async in self._in_flight.values():
+            if is_async:
+                task.cancel()
 
 
 # Helpers
@@ -553,12 +607,12 @@ async def _call(hook: Callable[[], Any]) -> None:
 
 
 async def _within(seconds: float | None, hook: Callable[[], Any]) -> None:
-    """Run a hook, raising `_Expired` if it overruns ``seconds``."""
+    """Run a hook, raising `_ExpiredError` if it overruns ``seconds``."""
     if seconds is None:
         await _call(hook)
         return
     if seconds <= 0:
-        raise _Expired(seconds)
+        raise _ExpiredError(seconds)
     scope = asyncio.timeout(seconds)
     try:
         async with scope:
@@ -568,21 +622,19 @@ async def _within(seconds: float | None, hook: Callable[[], Any]) -> None:
             raise
         if not _is_async(hook):
             workers.abandon()
-        raise _Expired(seconds) from None
+        raise _ExpiredError(seconds) from None
+
+
+def _report_to(
+    queue: asyncio.Queue[object], key: object, _: asyncio.Task[None]
+) -> None:
+    queue.put_nowait(key)
 
 
 def _outcome(task: asyncio.Task[None]) -> BaseException | None:
     if task.cancelled():
         return asyncio.CancelledError()
     return task.exception()
-
-
-def _cancel_async(
-    in_flight: dict[object, tuple[asyncio.Task[None], bool]],
-) -> None:
-    for task, is_async in in_flight.values():
-        if is_async:
-            task.cancel()
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:
@@ -598,10 +650,24 @@ async def _cancel(task: asyncio.Task[Any]) -> None:
             raise
 
 
+def finish_generator(
+    generator: Generator[Any, None, None], key: object
+) -> None:
+    """Run a sync generator factory's code after its ``yield``."""
+    try:
+        next(generator)
+    except StopIteration:
+        return
+    generator.close()
+    message = (
+        f"generator factory for {describe(key)} yielded more than once; it "
+        "must yield exactly one value"
+    )
+    raise RuntimeError(message)
+
+
 async def _teardown(key: object, generator: Any) -> None:
     """Run a generator factory's code after its ``yield``."""
-    from mainspring._container import _finish_generator
-
     if hasattr(generator, "__anext__"):
         try:
             await generator.__anext__()
@@ -614,14 +680,14 @@ async def _teardown(key: object, generator: Any) -> None:
         )
         raise RuntimeError(message)
     await asyncio.wrap_future(
-        workers.submit(lambda: _finish_generator(generator, key))
+        workers.submit(lambda: finish_generator(generator, key))
     )
 
 
 def _status(hook: Callable[[], Any]) -> BaseException | None:
     try:
         hook()
-    except Exception as exc:  # noqa: BLE001 - a status is the exception
+    except Exception as exc:
         return exc
     return None
 
@@ -632,7 +698,7 @@ async def _check_async(
     async def one(hook: Callable[[], Any]) -> BaseException | None:
         try:
             await hook()
-        except Exception as exc:  # noqa: BLE001 - a status is the exception
+        except Exception as exc:
             return exc
         return None
 
@@ -695,7 +761,7 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 def _install_signals(
     loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]
 ) -> list[int]:
-    installed = []
+    installed: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(signum, handler, signum)

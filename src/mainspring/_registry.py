@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import weakref
 from collections.abc import Callable, Iterator
@@ -116,11 +117,13 @@ class Registry:
     @overload
     def service(
         self,
+        provider: None = None,
+        /,
         *,
         provides: object | None = None,
         scope: Scope = "singleton",
-        start_timeout: float | None | _Inherit = INHERIT,
-        stop_timeout: float | None | _Inherit = INHERIT,
+        start_timeout: float | _Inherit | None = INHERIT,
+        stop_timeout: float | _Inherit | None = INHERIT,
     ) -> Callable[[_P], _P]: ...
 
     def service(
@@ -130,8 +133,8 @@ class Registry:
         *,
         provides: object | None = None,
         scope: Scope = "singleton",
-        start_timeout: float | None | _Inherit = INHERIT,
-        stop_timeout: float | None | _Inherit = INHERIT,
+        start_timeout: float | _Inherit | None = INHERIT,
+        stop_timeout: float | _Inherit | None = INHERIT,
     ) -> Any:
         """Declare a class or factory function as a service provider.
 
@@ -163,10 +166,10 @@ class Registry:
                 obj, provides, scope, start_timeout, stop_timeout
             )
             self._declarations.append(declaration)
-            try:
+            # An object that cannot be weakly referenced is known to this
+            # registry only.
+            with contextlib.suppress(TypeError):
                 _declared[obj] = declaration
-            except TypeError:
-                pass  # not weak-referenceable: only this registry knows it
             _log.debug("declared %s", describe(obj))
             return obj
 

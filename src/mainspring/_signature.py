@@ -11,7 +11,6 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
-    Callable,
     Generator,
     Iterable,
     Iterator,
@@ -57,6 +56,15 @@ class Param:
     default: Any
     optional: bool
     positional: bool
+
+    @property
+    def required(self) -> bool:
+        """Whether a missing provider for ``key`` is an error."""
+        return (
+            self.key is not None
+            and not self.optional
+            and (self.default is EMPTY)
+        )
 
 
 _SYNC_YIELDS = {Iterator, Iterable, Generator}
@@ -168,8 +176,10 @@ def _key_of(annotation: object) -> tuple[object | None, bool]:
     annotation = unwrap(annotation)
     if get_origin(annotation) in {types.UnionType, typing.Union}:
         members = [unwrap(a) for a in get_args(annotation)]
+        if type(None) not in members:
+            return None, False
         others = [a for a in members if a is not type(None)]
-        if len(others) == 1 and len(members) == 2 and is_key(others[0]):
+        if len(others) == 1 and is_key(others[0]):
             return others[0], True
         return None, False
     return (annotation, False) if is_key(annotation) else (None, False)

@@ -74,7 +74,7 @@ class Workers:
             if future.set_running_or_notify_cancel():
                 try:
                     result = function()
-                except BaseException as exc:  # noqa: BLE001 - handed over
+                except BaseException as exc:
                     future.set_exception(exc)
                 else:
                     future.set_result(result)

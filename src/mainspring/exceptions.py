@@ -26,7 +26,7 @@ Messages name types by their qualified names and show dependency paths with
 from __future__ import annotations
 
 from collections.abc import Sequence
-
+from typing import Self
 
 from mainspring._keys import describe, describe_path
 
@@ -185,7 +185,7 @@ class StartupError(MainspringError):
             self.add_note(f"during rollback: {_one_line(error)}")
 
 
-class ShutdownError(MainspringError, ExceptionGroup[Exception]):  # type: ignore[misc]
+class ShutdownError(MainspringError, ExceptionGroup[Exception]):
     """One or more stops, teardowns or ``run()`` bodies failed.
 
     Every stop was still attempted. Each member is the original exception
@@ -200,7 +200,8 @@ class ShutdownError(MainspringError, ExceptionGroup[Exception]):  # type: ignore
         message: str,
         exceptions: Sequence[Exception],
         services: Sequence[object] = (),
-    ) -> ShutdownError:
+    ) -> Self:
+        """Make the group; ``services`` is kept beside the members."""
         self = super().__new__(cls, message, exceptions)
         self.services = list(services)
         return self
@@ -209,7 +210,7 @@ class ShutdownError(MainspringError, ExceptionGroup[Exception]):  # type: ignore
         self,
         message: str,
         exceptions: Sequence[Exception],
-        services: Sequence[object] = (),
+        services: Sequence[object] = (),  # noqa: ARG002 - used by __new__
     ) -> None:
         super().__init__(message, exceptions)
 
