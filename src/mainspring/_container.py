@@ -9,13 +9,19 @@ import difflib
 import inspect
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from typing_extensions import TypeForm
 
+from mainspring._compile import (
+    compile_maker,
+    first_async,
+    singleton_source,
+    source,
+)
 from mainspring._graph import Arg, Graph, Node, build_graph, postorder
 from mainspring._keys import check_key, describe, describe_path
 from mainspring._lifecycle import Lifecycle, Phase, finish_generator
@@ -97,10 +103,15 @@ class Container:
         ]
         self._is_used = False
         self._graph: Graph | None = None
-        self._cache: dict[Any, Any] = {}
+        self._cache = _Cache(self._missing)
+        if type(self).get is Container.get:
+            # The hot path: a built singleton is one dict lookup in C, and
+            # anything else reaches _missing through __missing__.
+            self.__dict__["get"] = self._cache.__getitem__
         self._locks: dict[object, threading.RLock] = {}
         self._pending: dict[object, concurrent.futures.Future[None]] = {}
-        self._plans: dict[object, _Plan] = {}
+        self._makers: dict[object, Callable[[], Any]] = {}
+        self._amakers: dict[object, Callable[[], Any]] = {}
         self._record_lock = threading.Lock()
         self.built: list[object] = []
         self.teardowns: dict[object, Any] = {}
@@ -207,7 +218,8 @@ class Container:
 
     def _install(self, graph: Graph) -> None:
         self._graph = graph
-        self._plans = {}
+        self._makers = {}
+        self._amakers = {}
         for key in graph.order:
             self._locks.setdefault(key, threading.RLock())
         if _log.isEnabledFor(logging.DEBUG):
@@ -261,10 +273,10 @@ class Container:
                 start the container first) or the container has stopped.
             MissingDependencyError: Or another validation error, on first use.
         """
-        try:
-            return self._cache[key]  # type: ignore[no-any-return]
-        except (KeyError, TypeError):
-            return self._resolve(key)  # type: ignore[no-any-return]
+        # Each container binds its own ``get`` to the cache's __getitem__
+        # (see __init__), so this body runs only for subclasses that
+        # override get and call it through super().
+        return self._cache[key]  # type: ignore[no-any-return]
 
     async def aget(self, key: TypeForm[_T]) -> _T:
         """Return the instance for ``key``, awaiting async factories.
@@ -272,10 +284,13 @@ class Container:
         The async twin of `get`: concurrent calls from many tasks still
         build a singleton once.
         """
-        try:
-            return self._cache[key]  # type: ignore[no-any-return]
-        except (KeyError, TypeError):
-            return await self._aresolve(key)  # type: ignore[no-any-return]
+        instance = self._cache.get(key, _MISSING)
+        if instance is not _MISSING:
+            return instance  # type: ignore[no-any-return]
+        maker = self._amakers.get(key)
+        if maker is not None:
+            return await maker()  # type: ignore[no-any-return]
+        return await self._aresolve(key)  # type: ignore[no-any-return]
 
     def _lookup(self, key: object) -> tuple[object, Graph, Node]:
         key = check_key(key)
@@ -295,21 +310,13 @@ class Container:
         key, graph, node = self._lookup(key)
         if node.is_singleton:
             return self.build(key, graph)
-        plan = self._plan(key, graph)
-        for dep in plan.singletons:
-            if dep not in self._cache:
-                self.build(dep, graph)
-        return self._run_plan(plan)
+        return self._maker(key, graph)()
 
     async def _aresolve(self, key: object) -> Any:
         key, graph, node = self._lookup(key)
         if node.is_singleton:
             return await self.abuild(key, graph)
-        plan = self._plan(key, graph)
-        for dep in plan.singletons:
-            if dep not in self._cache:
-                await self.abuild(dep, graph)
-        return await self._arun_plan(plan)
+        return await self._amaker(key, graph)()
 
     def build(self, key: object, graph: Graph) -> Any:
         """Build the singleton ``key`` and what it needs, in this thread."""
@@ -375,30 +382,24 @@ class Container:
             self._cache[key] = instance
 
     def _arguments(
-        self, args: tuple[Arg, ...], values: Iterator[Any] | None = None
+        self, args: tuple[Arg, ...]
     ) -> tuple[list[Any], dict[str, Any]]:
         positional: list[Any] = []
         keywords: dict[str, Any] = {}
         cache = self._cache
         for arg in args:
-            if arg.key is None:
-                value = arg.value
-            elif arg.key in cache:
-                value = cache[arg.key]
-            else:
-                value = next(values)  # type: ignore[arg-type]
+            # A singleton's dependencies are singletons, built before it.
+            value = arg.value if arg.key is None else cache[arg.key]
             if arg.positional:
                 positional.append(value)
             else:
                 keywords[arg.name] = value
         return positional, keywords
 
-    def _construct(
-        self, node: Node, graph: Graph, values: Iterator[Any] | None = None
-    ) -> tuple[Any, Any]:
+    def _construct(self, node: Node, graph: Graph) -> tuple[Any, Any]:
         if node.kind is Kind.INSTANCE:
             return node.provider, None
-        positional, keywords = self._arguments(graph.args[node.key], values)
+        positional, keywords = self._arguments(graph.args[node.key])
         made = node.provider(*positional, **keywords)
         if node.kind is not Kind.GENERATOR:
             return made, None
@@ -407,12 +408,10 @@ class Container:
         except StopIteration:
             raise _no_yield(node) from None
 
-    async def _aconstruct(
-        self, node: Node, graph: Graph, values: Iterator[Any] | None = None
-    ) -> tuple[Any, Any]:
+    async def _aconstruct(self, node: Node, graph: Graph) -> tuple[Any, Any]:
         if not node.kind.is_async:
-            return self._construct(node, graph, values)
-        positional, keywords = self._arguments(graph.args[node.key], values)
+            return self._construct(node, graph)
+        positional, keywords = self._arguments(graph.args[node.key])
         if node.kind is Kind.COROUTINE:
             return await node.provider(*positional, **keywords), None
         made = node.provider(*positional, **keywords)
@@ -421,30 +420,56 @@ class Container:
         except StopAsyncIteration:
             raise _no_yield(node) from None
 
-    # Transients: a plan is the transient tree under a key, dependencies
-    # first, so that building walks a list instead of recursing.
+    # Transients: generated code, compiled once per key (see _compile.py).
 
-    def _plan(self, key: object, graph: Graph) -> _Plan:
-        plan = self._plans.get(key)
-        if plan is None or plan.graph is not graph:
-            plan = self._plans[key] = _Plan(key, graph)
-        return plan
+    def _maker(self, key: object, graph: Graph) -> Callable[[], Any]:
+        maker = self._makers.get(key)
+        if maker is None:
+            node = first_async(key, graph)
+            if node is not None:
+                raise _needs_await(key, node.key)
+            maker = compile_maker(
+                key, graph, self._cache, self._missing, is_async=False
+            )
+            self._makers[key] = maker
+        return maker
 
-    def _run_plan(self, plan: _Plan) -> Any:
-        made: list[Any] = []
-        for node, arity in plan.steps:
-            if node.kind.is_async:
-                raise _needs_await(plan.key, node.key)
-            values = _take(made, arity)
-            made.append(self._construct(node, plan.graph, values)[0])
-        return made[0]
+    def _amaker(self, key: object, graph: Graph) -> Callable[[], Any]:
+        maker = self._amakers.get(key)
+        if maker is None:
+            maker = compile_maker(
+                key, graph, self._cache, self._abuild_key, is_async=True
+            )
+            self._amakers[key] = maker
+        return maker
 
-    async def _arun_plan(self, plan: _Plan) -> Any:
-        made: list[Any] = []
-        for node, arity in plan.steps:
-            values = _take(made, arity)
-            made.append((await self._aconstruct(node, plan.graph, values))[0])
-        return made[0]
+    async def _abuild_key(self, key: object) -> Any:
+        return await self.abuild(key, self.graph())
+
+    def _missing(self, key: object) -> Any:
+        """A key not in the cache: a transient, or a singleton to build."""
+        try:
+            maker = self._makers.get(key)
+        except TypeError:  # unhashable: check_key says what is wrong
+            maker = None
+        if maker is not None:
+            return maker()
+        return self._resolve(key)
+
+    def explain(self, key: TypeForm[Any]) -> str:
+        """Show the code that makes ``key``: what `get` runs for it.
+
+        For a transient, the generated function itself; for a singleton,
+        the one call that builds it (once) from its dependencies.
+
+        Raises:
+            UnknownServiceError: When nothing provides ``key``.
+        """
+        found, graph, node = self._lookup(key)
+        if node.is_singleton:
+            return singleton_source(node, graph)
+        is_async = first_async(found, graph) is not None
+        return source(found, graph, is_async=is_async)[0]
 
     # Overrides
 
@@ -664,51 +689,20 @@ class Container:
         await self.astop()
 
 
-class _Plan:
-    """The transient tree under ``key``: (node, transient arity) steps."""
-
-    __slots__ = ("graph", "key", "singletons", "steps")
-
-    def __init__(self, key: object, graph: Graph) -> None:
-        self.key = key
-        self.graph = graph
-        singletons: dict[object, None] = {}
-        steps: list[tuple[Node, int]] = []
-        # Post-order over the tree (not the DAG): a transient needed twice
-        # is built twice, as its scope says.
-        stack = [(key, _injected(graph, key))]
-        while stack:
-            current, deps = stack[-1]
-            for dep in deps:
-                if graph.nodes[dep].is_singleton:
-                    singletons[dep] = None
-                else:
-                    stack.append((dep, _injected(graph, dep)))
-                    break
-            else:
-                stack.pop()
-                node = graph.nodes[current]
-                arity = sum(
-                    1
-                    for arg in graph.args[current]
-                    if arg.key is not None
-                    and not graph.nodes[arg.key].is_singleton
-                )
-                steps.append((node, arity))
-        self.steps = steps
-        self.singletons = list(singletons)
+_MISSING: Any = object()
 
 
-def _injected(graph: Graph, key: object) -> Iterator[object]:
-    return (arg.key for arg in graph.args[key] if arg.key is not None)
+class _Cache(dict[Any, Any]):
+    """Built singletons by key; a miss resolves the key."""
 
+    __slots__ = ("_resolve",)
 
-def _take(made: list[Any], arity: int) -> Iterator[Any] | None:
-    if not arity:
-        return None
-    values = made[-arity:]
-    del made[-arity:]
-    return iter(values)
+    def __init__(self, resolve: Callable[[object], Any]) -> None:
+        super().__init__()
+        self._resolve = resolve
+
+    def __missing__(self, key: object) -> Any:
+        return self._resolve(key)
 
 
 def _enter(key: object) -> contextvars.Token[tuple[object, ...]]:

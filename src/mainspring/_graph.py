@@ -21,10 +21,10 @@ from mainspring.exceptions import (
 class Node:
     """One provider in the graph.
 
-    ``wiring`` has one entry per parameter that is passed: the key to inject,
-    or ``None`` with the constant to pass (a default, or ``None`` for an
-    unprovided ``T | None``). Parameters whose default applies are left out
-    unless they are positional-only and followed by an injected one.
+    ``Graph.args`` has one entry per parameter that is passed: the key to
+    inject, or ``None`` with the constant to pass (a default, or ``None`` for
+    an unprovided ``T | None``). Parameters whose default applies are left
+    out unless they are positional-only and followed by an injected one.
     """
 
     key: object
@@ -115,22 +115,28 @@ def build_graph(
 
 def _wire(node: Node, nodes: Mapping[object, Node]) -> tuple[Arg, ...]:
     wired: list[Arg] = []
-    skipped_positional: list[Arg] = []
+    # Skipped positional-only parameters, passed after all (with their
+    # defaults) if a later parameter goes by position.
+    held: list[Arg] = []
+    # Once a parameter that could go by position is skipped, later ones
+    # must go by name.
+    gap = False
     for param in node.params:
         if param.key is not None and param.key in nodes:
-            wired.extend(skipped_positional)
-            skipped_positional.clear()
-            wired.append(Arg(param.name, param.key, None, param.positional))
-        elif param.default is not EMPTY:
-            if param.positional:
-                # Positional-only: a later injected argument needs it passed.
-                skipped_positional.append(
-                    Arg(param.name, None, param.default, positional=True)
-                )
-        elif param.optional:
-            wired.extend(skipped_positional)
-            skipped_positional.clear()
-            wired.append(Arg(param.name, None, None, param.positional))
+            key, value = param.key, None
+        elif param.default is EMPTY and param.optional:
+            key, value = None, None
+        elif param.positional_only:
+            held.append(Arg(param.name, None, param.default, positional=True))
+            continue
+        else:
+            gap = True
+            continue
+        positional = param.positional_only or not (param.keyword_only or gap)
+        if positional:
+            wired.extend(held)
+            held.clear()
+        wired.append(Arg(param.name, key, value, positional))
     return tuple(wired)
 
 

@@ -55,7 +55,8 @@ class Param:
     key: object | None
     default: Any
     optional: bool
-    positional: bool
+    positional_only: bool
+    keyword_only: bool
 
     @property
     def required(self) -> bool:
@@ -154,7 +155,6 @@ def _param(
     provider: object, parameter: inspect.Parameter, annotation: object
 ) -> Param:
     default = parameter.default
-    positional = parameter.kind is parameter.POSITIONAL_ONLY
     key, optional = _key_of(annotation)
     if key is None and default is EMPTY:
         where = f"parameter {parameter.name!r} of {describe(provider)}"
@@ -167,7 +167,14 @@ def _param(
                 "annotate it with a class"
             )
         raise InvalidProviderError(provider, message)
-    return Param(parameter.name, key, default, optional, positional)
+    return Param(
+        parameter.name,
+        key,
+        default,
+        optional,
+        positional_only=parameter.kind is parameter.POSITIONAL_ONLY,
+        keyword_only=parameter.kind is parameter.KEYWORD_ONLY,
+    )
 
 
 def _key_of(annotation: object) -> tuple[object | None, bool]:
