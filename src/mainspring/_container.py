@@ -220,8 +220,9 @@ class Container:
         self._graph = graph
         self._makers = {}
         self._amakers = {}
-        for key in graph.order:
-            self._locks.setdefault(key, threading.RLock())
+        for key, node in graph.nodes.items():
+            if node.is_singleton:
+                self._locks.setdefault(key, threading.RLock())
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("start order: %s", describe_path(graph.order))
 
@@ -249,6 +250,13 @@ class Container:
                 instance=replacement.instance,
             )
             nodes[key] = _node(declaration, original.index)
+        # A service may ask for the container itself.
+        for key in {Container, type(self)}:
+            if key not in nodes:
+                declaration = Declaration(
+                    self, key, instance=True, managed=False
+                )
+                nodes[key] = Node(key, declaration, Kind.INSTANCE, -1, ())
         return nodes
 
     # Resolution

@@ -109,7 +109,11 @@ def build_graph(
                 if not nodes[dep].is_singleton:
                     path = _path_to(key, nodes, deps, requested)
                     raise ScopeError([*path, dep])
-    order = tuple(k for k in topo if nodes[k].is_singleton)
+    order = tuple(
+        k
+        for k in topo
+        if nodes[k].is_singleton and nodes[k].declaration.managed
+    )
     return Graph(nodes, args, deps, order)
 
 

@@ -511,13 +511,15 @@ class _Starter:
         self._lifecycle = lifecycle
         self._order = graph.order
         self._position = {key: i for i, key in enumerate(graph.order)}
-        self._waiting = {key: len(graph.deps[key]) for key in graph.order}
+        self._waiting = dict.fromkeys(graph.order, 0)
         self._dependents: dict[object, list[object]] = {
             key: [] for key in graph.order
         }
         for key in graph.order:
             for dep in graph.deps[key]:
-                self._dependents[dep].append(key)
+                if dep in self._dependents:  # not the container itself
+                    self._dependents[dep].append(key)
+                    self._waiting[key] += 1
         self._ready = [
             self._position[k] for k, n in self._waiting.items() if not n
         ]

@@ -42,6 +42,9 @@ class Declaration:
     start_timeout: Timeout = INHERIT
     stop_timeout: Timeout = INHERIT
     instance: bool = field(default=False)
+    # False only for the container itself, which has no lifecycle hooks to
+    # run as a service.
+    managed: bool = field(default=True)
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:
