@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mainspring._graph import Graph, Node
+from mainspring._graph import Graph, Node, postorder
 from mainspring._keys import describe
 from mainspring._signature import Kind
 
@@ -38,6 +38,9 @@ class _Names:
 
     def fresh(self, hint: str) -> str:
         """A new identifier resembling ``hint``."""
+        # The last part of a qualified name reads best: Outer.<locals>.Api
+        # is Api in the generated code.
+        hint = hint.rsplit(".", 1)[-1].split("[", 1)[0]
         base = re.sub(r"\W+", "_", hint).strip("_") or "value"
         if base[0].isdigit() or keyword.iskeyword(base):
             base = f"_{base}"
@@ -160,8 +163,9 @@ def _snake(name: str) -> str:
 
 
 def first_async(key: object, graph: Graph) -> Node | None:
-    """The first node under ``key`` that only an async maker can make."""
-    for node, _ in _steps(key, graph):
+    """The first node ``key`` needs that only an async maker can make."""
+    for dep in postorder([key], graph.deps, set()):
+        node = graph.nodes[dep]
         if node.kind.is_async:
             return node
     return None

@@ -85,8 +85,10 @@ class Container:
         start_timeout: float | None = 15.0,
         stop_timeout: float | None = 15.0,
     ) -> None:
-        _check_timeout(self, "start_timeout", start_timeout)
-        _check_timeout(self, "stop_timeout", stop_timeout)
+        # Named by class: the instance cannot describe itself before it is
+        # fully initialised.
+        _check_timeout(type(self), "start_timeout", start_timeout)
+        _check_timeout(type(self), "stop_timeout", stop_timeout)
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._lock = threading.Lock()
@@ -119,11 +121,14 @@ class Container:
         self.lifecycle = Lifecycle(self)
 
     def __repr__(self) -> str:
-        count = (
-            len(self._graph.nodes) if self._graph else len(self._declarations)
+        built = sum(
+            1
+            for key in self._cache
+            if not isinstance(key, type) or not issubclass(key, Container)
         )
         return (
-            f"<Container: {count} services, {len(self._cache)} built, "
+            f"<Container: {_count(len(self._declarations), 'provider')}, "
+            f"{built} built, "
             f"{self.lifecycle.phase.value}>"
         )
 
@@ -249,14 +254,19 @@ class Container:
                 original.declaration.stop_timeout,
                 instance=replacement.instance,
             )
-            nodes[key] = _node(declaration, original.index)
-        # A service may ask for the container itself.
-        for key in {Container, type(self)}:
+            # A replacement is a stand-in, a fake more often than not: it
+            # need not subclass the key it replaces.
+            nodes[key] = _node(declaration, original.index, check=False)
+        # A service may ask for the container itself. For a subclass both
+        # keys name it; each needs its own index, the sort's tie-breaker.
+        for index, key in enumerate(dict.fromkeys((type(self), Container))):
             if key not in nodes:
                 declaration = Declaration(
                     self, key, instance=True, managed=False
                 )
-                nodes[key] = Node(key, declaration, Kind.INSTANCE, -1, ())
+                nodes[key] = Node(
+                    key, declaration, Kind.INSTANCE, -1 - index, ()
+                )
         return nodes
 
     # Resolution
@@ -328,10 +338,10 @@ class Container:
 
     def build(self, key: object, graph: Graph) -> Any:
         """Build the singleton ``key`` and what it needs, in this thread."""
-        for dep in postorder([key], graph.deps, self._cache):
+        needed = postorder([key], graph.deps, self._cache)
+        _refuse_async(key, needed, graph)
+        for dep in needed:
             node = graph.nodes[dep]
-            if node.kind.is_async:
-                raise _needs_await(key, dep)
             with self._locks[dep]:
                 if dep in self._cache:
                     continue
@@ -433,9 +443,11 @@ class Container:
     def _maker(self, key: object, graph: Graph) -> Callable[[], Any]:
         maker = self._makers.get(key)
         if maker is None:
+            # The singletons under a transient count too: refuse before the
+            # generated code has built any of them.
             node = first_async(key, graph)
             if node is not None:
-                raise _needs_await(key, node.key)
+                raise _needs_await(key, node)
             maker = compile_maker(
                 key, graph, self._cache, self._missing, is_async=False
             )
@@ -700,6 +712,10 @@ class Container:
 _MISSING: Any = object()
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 class _Cache(dict[Any, Any]):
     """Built singletons by key; a miss resolves the key."""
 
@@ -725,11 +741,21 @@ def _enter(key: object) -> contextvars.Token[tuple[object, ...]]:
     return _building.set((*stack, key))
 
 
-def _node(declaration: Declaration, index: int) -> Node:
+def _node(declaration: Declaration, index: int, *, check: bool = True) -> Node:
     provider = declaration.provider
+    if isinstance(provider, Container) and declaration.managed:
+        message = (
+            "a container cannot be registered as a service; a parameter "
+            "annotated with Container receives the container that builds it"
+        )
+        raise InvalidProviderError(provider, message)
     if declaration.instance:
         kind = Kind.INSTANCE
-        key = declaration.provides or type(provider)
+        key = (
+            type(provider)
+            if declaration.provides is None
+            else check_key(declaration.provides)
+        )
         return Node(key, declaration, kind, index, ())
     kind = kind_of(provider)
     if inspect_abstract(provider):
@@ -743,7 +769,8 @@ def _node(declaration: Declaration, index: int) -> Node:
         key = made_key(provider, kind)
     else:
         key = check_key(key)
-        _check_provides(provider, kind, key)
+        if check:
+            _check_provides(provider, kind, key)
     if kind.has_teardown and declaration.scope == "transient":
         message = (
             f"generator factory {describe(provider)} cannot be transient: its "
@@ -804,12 +831,26 @@ def _unknown(key: object, nodes: Mapping[object, Node]) -> UnknownServiceError:
     return UnknownServiceError(key, [names[name] for name in close])
 
 
-def _needs_await(key: object, dep: object) -> StateError:
+def _refuse_async(key: object, needed: list[object], graph: Graph) -> None:
+    """Raise before anything is built when ``needed`` holds an async maker."""
+    for dep in needed:
+        node = graph.nodes[dep]
+        if node.kind.is_async:
+            raise _needs_await(key, node)
+
+
+def _needs_await(key: object, node: Node) -> StateError:
+    dep = node.key
     via = "" if dep == key else f" (needed by {describe(key)})"
+    # Starting builds singletons only; a transient is never built ahead.
+    hint = (
+        ", or start the container first so that it is already built"
+        if node.is_singleton
+        else ""
+    )
     return StateError(
         f"{describe(dep)}{via} is made by an async factory; use "
-        f"'await container.aget({describe(key)})', or start the container "
-        "first so that it is already built"
+        f"'await container.aget({describe(key)})'{hint}"
     )
 
 

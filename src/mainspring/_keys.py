@@ -23,6 +23,7 @@ def is_key(value: object) -> bool:
 
 
 _NOT_KEYS = frozenset({types.UnionType, Annotated, typing.Union})
+_UNIONS = (types.UnionType, typing.Union)
 
 
 def unwrap(value: object) -> object:
@@ -47,6 +48,11 @@ def check_key(value: object) -> object:
 def describe(value: object, *, qualified: bool = False) -> str:
     """Name a key, provider or annotation the way messages show it."""
     origin = get_origin(value)
+    if origin in _UNIONS:
+        return " | ".join(
+            "None" if a is type(None) else describe(a, qualified=qualified)
+            for a in get_args(value)
+        )
     if origin is not None and origin is not Annotated and get_args(value):
         args = ", ".join(
             describe(a, qualified=qualified) for a in get_args(value)

@@ -66,6 +66,7 @@ class Lifecycle:
         self._started: set[object] = set()
         self._bodies: dict[object, asyncio.Task[Any]] = {}
         self._stopping_bodies: set[object] = set()
+        self._ended_bodies: set[object] = set()
         self._failures: dict[object, BaseException] = {}
         self._wake: asyncio.Event | None = None
         self._interrupted_rollback: list[BaseException] = []
@@ -161,8 +162,13 @@ class Lifecycle:
         task.add_done_callback(lambda task: self._body_ended(key, task))
 
     def _body_ended(self, key: object, task: asyncio.Task[Any]) -> None:
-        if key in self._stopping_bodies or task.cancelled():
+        if (
+            key in self._stopping_bodies
+            or key in self._ended_bodies
+            or task.cancelled()
+        ):
             return
+        self._ended_bodies.add(key)
         error = task.exception()
         if error is None:
             _log.info(
@@ -259,6 +265,10 @@ class Lifecycle:
         teardown = self._container.teardowns.pop(key, None)
         if teardown is not None:
             steps.append(("tearing down", lambda: _teardown(key, teardown)))
+        if body is not None and body.done():
+            # Its done callback may still be queued: record a failure now,
+            # or it would be taken for a body cancelled by this stop.
+            self._body_ended(key, body)
         self._stopping_bodies.add(key)
         deadline = None if budget is None else time.monotonic() + budget
         for verb, step in steps:
@@ -381,7 +391,11 @@ class Lifecycle:
                 results[key] = None  # filled in by the caller, in order
                 pending[key] = hook
             else:
-                results[key] = _status(hook)
+                # Like every sync hook, in a worker thread: never in the
+                # caller's thread, which may be the loop's.
+                results[key] = workers.submit(
+                    functools.partial(_status, hook)
+                ).result()
         return results, pending
 
     # The sync API: a private loop in a background thread.
@@ -423,6 +437,15 @@ class Lifecycle:
                 private.call(self.astop())
             finally:
                 private.close()
+        elif self.phase is Phase.RUNNING:
+            # Started by astart() on a loop that has since ended: the hooks
+            # and bodies belong to that loop, so nothing can stop them now.
+            message = (
+                "cannot stop: the event loop the container was started on "
+                "has ended; use 'await container.astop()' before leaving "
+                "that loop"
+            )
+            raise StateError(message)
         else:
             self.phase = Phase.STOPPED
 
@@ -477,7 +500,14 @@ class Lifecycle:
 
     async def _serve(self, received: list[int]) -> None:
         wake = self._wake or asyncio.Event()
-        while not received and not self._failures:
+        while not received:
+            # A body that has just ended may not have run its done callback
+            # yet; see how it ended before deciding whether all is well.
+            for key, task in list(self._bodies.items()):
+                if task.done():
+                    self._body_ended(key, task)
+            if self._failures:
+                return
             bodies = self._bodies.values()
             if bodies and all(task.done() for task in bodies):
                 _log.info("every run() body has ended: stopping")

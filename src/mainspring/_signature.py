@@ -134,13 +134,14 @@ def params_of(provider: Any, kind: Kind) -> tuple[Param, ...]:
     target = _hint_target(provider, kind)
     parameters = _fast_parameters(provider, target, kind)
     if parameters is None:
-        try:
-            signature = inspect.signature(provider)
-        except (TypeError, ValueError) as exc:
-            message = (
-                f"cannot read the signature of {describe(provider)}: {exc}"
+        signature = _read_signature(provider, provider)
+        if kind is Kind.CLASS and _passes_through(signature):
+            # A metaclass __call__(cls, *args, **kwargs) says nothing about
+            # what the class needs; its __init__ (or __new__) does.
+            own = _read_signature(provider, target)
+            signature = own.replace(
+                parameters=list(own.parameters.values())[1:]
             )
-            raise InvalidProviderError(provider, message) from exc
         parameters = [
             p
             for p in signature.parameters.values()
@@ -151,6 +152,24 @@ def params_of(provider: Any, kind: Kind) -> tuple[Param, ...]:
         _param(provider, parameter, hints.get(parameter.name))
         for parameter in parameters
     )
+
+
+def _read_signature(provider: Any, target: Any) -> inspect.Signature:
+    try:
+        return inspect.signature(target)
+    except (TypeError, ValueError) as exc:
+        message = f"cannot read the signature of {describe(provider)}: {exc}"
+        raise InvalidProviderError(provider, message) from exc
+
+
+def _passes_through(signature: inspect.Signature) -> bool:
+    """Tell whether a signature only forwards ``*args`` and ``**kwargs``."""
+    kinds = {p.kind for p in signature.parameters.values()}
+    variadic = {
+        inspect.Parameter.VAR_POSITIONAL,
+        inspect.Parameter.VAR_KEYWORD,
+    }
+    return bool(kinds) and kinds <= variadic
 
 
 def _fast_parameters(

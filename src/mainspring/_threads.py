@@ -34,6 +34,9 @@ class Workers:
         self._lock = threading.Lock()
         self._threads = 0
         self._idle = 0
+        # Jobs queued while every worker was busy and none could be added:
+        # a worker that finishes takes one of them instead of turning idle.
+        self._backlog = 0
 
     def submit(
         self, function: Callable[[], _T]
@@ -44,18 +47,29 @@ class Workers:
             if self._idle:
                 self._idle -= 1
             elif self._threads < self._limit:
-                self._threads += 1
-                threading.Thread(
-                    target=self._work, name="mainspring-worker", daemon=True
-                ).start()
-            # else: queued until a busy worker comes back
+                self._spawn()
+            else:  # queued until a busy worker comes back
+                self._backlog += 1
         self._queue.put((future, function))
         return future
 
     def abandon(self) -> None:
-        """Give up on a hook that overran: let one more thread be started."""
+        """Give up on a hook that overran: let one more thread be started.
+
+        If jobs are already queued, the thread starts now to take one.
+        """
         with self._lock:
             self._limit += 1
+            if self._backlog:
+                self._backlog -= 1
+                self._spawn()
+
+    def _spawn(self) -> None:
+        """Start one more worker (the caller holds the lock)."""
+        self._threads += 1
+        threading.Thread(
+            target=self._work, name="mainspring-worker", daemon=True
+        ).start()
 
     def _work(self) -> None:
         while True:
@@ -79,7 +93,10 @@ class Workers:
                 else:
                     future.set_result(result)
             with self._lock:
-                self._idle += 1
+                if self._backlog:
+                    self._backlog -= 1
+                else:
+                    self._idle += 1
 
 
 workers = Workers()
