@@ -1,0 +1,190 @@
+"""The threads behind the lifecycle: the worker pool and the loop thread.
+
+Sync hooks run in a pool of daemon threads that grows up to a limit, and
+the sync API drives a private event loop in a thread of its own. These
+tests use pools of their own, never the one the containers share.
+"""
+
+import asyncio
+import threading
+
+import pytest
+
+from _lifecycle_support import PATIENCE, wait_in_thread
+from mainspring import _threads
+from mainspring._threads import LoopThread, Workers
+
+
+@pytest.fixture
+def release():
+    """An event that frees blocked jobs when the test ends, pass or fail."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def _blocked_job(release, began):
+    def job():
+        began.set()
+        wait_in_thread(release, "the test to release the job")
+        return "released"
+
+    return job
+
+
+def test_a_job_runs_in_a_daemon_worker_thread():
+    """The pool's threads never keep the process alive on their own."""
+    pool = Workers()
+
+    thread = pool.submit(threading.current_thread).result(PATIENCE)
+
+    assert thread is not threading.current_thread()
+    assert thread.daemon
+    assert thread.name == "mainspring-worker"
+
+
+def test_a_job_that_raises_fails_its_future():
+    """The exception reaches whoever waits for the result."""
+    pool = Workers()
+    error = ValueError("bad input")
+
+    def job():
+        raise error
+
+    future = pool.submit(job)
+
+    assert future.exception(PATIENCE) is error
+
+
+def test_jobs_past_the_limit_wait_for_a_free_worker(release):
+    """With every worker busy, a new job queues instead of a new thread."""
+    pool = Workers(limit=1)
+    began = threading.Event()
+    first = pool.submit(_blocked_job(release, began))
+    wait_in_thread(began, "the first job to begin")
+
+    second = pool.submit(lambda: "second")
+    queued = not second.running() and not second.done()
+    release.set()
+
+    assert queued
+    assert first.result(PATIENCE) == "released"
+    assert second.result(PATIENCE) == "second"
+    assert pool._threads == 1
+
+
+def test_abandoning_a_stuck_job_lets_one_more_thread_start(release):
+    """A job that overran keeps its thread; the next job gets a new one."""
+    pool = Workers(limit=1)
+    began = threading.Event()
+    stuck = pool.submit(_blocked_job(release, began))
+    wait_in_thread(began, "the stuck job to begin")
+
+    pool.abandon()
+    result = pool.submit(lambda: "ran beside it").result(PATIENCE)
+
+    assert result == "ran beside it"
+    assert not stuck.done()
+
+
+def test_abandoning_a_stuck_job_frees_a_job_already_queued(release):
+    """A job queued behind a stuck one runs once the stuck one is given up."""
+    pool = Workers(limit=1)
+    began = threading.Event()
+    stuck = pool.submit(_blocked_job(release, began))
+    wait_in_thread(began, "the stuck job to begin")
+    queued = pool.submit(lambda: "ran beside it")
+
+    pool.abandon()
+
+    assert queued.result(PATIENCE) == "ran beside it"
+    assert not stuck.done()
+
+
+def test_a_backlog_does_not_count_as_idle_workers(release):
+    """After a queue drains, new jobs still get threads of their own."""
+    # Five jobs queue behind a blocked one and run on the only thread. If
+    # each left the worker counted as idle once more, the three jobs below
+    # would all be handed to that one thread and wait for each other
+    # forever, although the raised limit allows three threads.
+    pool = Workers(limit=1)
+    began = threading.Event()
+    pool.submit(_blocked_job(release, began))
+    wait_in_thread(began, "the first job to begin")
+    backlog = [pool.submit(lambda: None) for _ in range(5)]
+    release.set()
+    for future in backlog:
+        future.result(PATIENCE)
+    pool.abandon()
+    pool.abandon()
+    everyone = threading.Barrier(3, timeout=PATIENCE)
+
+    meeting = [pool.submit(everyone.wait) for _ in range(3)]
+
+    assert [f.exception(PATIENCE * 2) for f in meeting] == [None] * 3
+    assert pool._threads == 3
+
+
+def test_a_job_cancelled_while_queued_is_skipped(release):
+    """A queued job whose future was cancelled is never called."""
+    pool = Workers(limit=1)
+    began = threading.Event()
+    calls = []
+    pool.submit(_blocked_job(release, began))
+    wait_in_thread(began, "the first job to begin")
+    cancelled = pool.submit(lambda: calls.append("cancelled job"))
+    cancelled.cancel()
+
+    release.set()
+    after = pool.submit(lambda: "after").result(PATIENCE)
+
+    assert after == "after"
+    assert calls == []
+
+
+def test_an_idle_worker_ends_after_the_idle_time(monkeypatch):
+    """Threads that have nothing to do go away; the pool may grow again."""
+    monkeypatch.setattr(_threads, "_IDLE_SECONDS", 0)
+    pool = Workers()
+    thread = pool.submit(threading.current_thread).result(PATIENCE)
+
+    thread.join(PATIENCE)
+
+    assert not thread.is_alive()
+    assert pool._threads == 0
+    assert pool.submit(lambda: "again").result(PATIENCE) == "again"
+
+
+def test_the_loop_thread_runs_coroutines_and_returns_their_results():
+    """call() runs a coroutine on the private loop and waits for it."""
+    loop_thread = LoopThread()
+
+    async def where():
+        return threading.current_thread(), asyncio.get_running_loop()
+
+    try:
+        thread, loop = loop_thread.call(where())
+    finally:
+        loop_thread.close()
+
+    assert thread is not threading.current_thread()
+    assert thread.daemon
+    assert loop is loop_thread.loop
+    assert loop.is_closed()
+
+
+def test_the_loop_thread_raises_what_the_coroutine_raised():
+    """An exception in the coroutine comes out of call()."""
+    loop_thread = LoopThread()
+    error = LookupError("missing")
+
+    async def fail():
+        raise error
+
+    try:
+        with pytest.raises(LookupError) as caught:
+            loop_thread.call(fail())
+    finally:
+        loop_thread.close()
+
+    assert caught.value is error
