@@ -23,8 +23,9 @@ from mainspring._compile import (
     source,
 )
 from mainspring._graph import Arg, Graph, Node, build_graph, postorder
+from mainspring._hooks import finish_generator
 from mainspring._keys import check_key, describe, describe_path
-from mainspring._lifecycle import Lifecycle, Phase, finish_generator
+from mainspring._lifecycle import Lifecycle, Phase
 from mainspring._registry import (
     INHERIT,
     Declaration,
@@ -183,8 +184,13 @@ class Container:
 
         Raises:
             StateError: When the container has already been used.
+            InvalidProviderError: When ``provides`` is a class that
+                ``instance`` is not an instance of.
         """
-        self._add(Declaration(instance, provides, instance=True))
+        declaration = Declaration(instance, provides, instance=True)
+        if provides is not None:
+            _check_instance_provides(instance, check_key(provides))
+        self._add(declaration)
 
     def _add(self, declaration: Declaration) -> None:
         with self._lock:
@@ -302,7 +308,10 @@ class Container:
         The async twin of `get`: concurrent calls from many tasks still
         build a singleton once.
         """
-        instance = self._cache.get(key, _MISSING)
+        try:
+            instance = self._cache.get(key, _MISSING)
+        except TypeError:  # unhashable: _aresolve unwraps it or says why
+            return await self._aresolve(key)  # type: ignore[no-any-return]
         if instance is not _MISSING:
             return instance  # type: ignore[no-any-return]
         maker = self._amakers.get(key)
@@ -544,7 +553,7 @@ class Container:
             try:
                 self._install(build_graph(self._nodes(), key))
             except BaseException:
-                self._overrides.remove(entry)
+                self._drop_override(entry)
                 raise
 
     def _pop_override(self, entry: tuple[object, Declaration]) -> None:
@@ -552,7 +561,7 @@ class Container:
         with self._lock:
             graph = self._graph
             if graph is None:
-                self._overrides.remove(entry)
+                self._drop_override(entry)
                 return
             stale = [
                 k for k in graph.dependents_closure(key) if k in self._cache
@@ -567,7 +576,7 @@ class Container:
                     "stop the container inside the block"
                 )
                 raise StateError(message)
-            self._overrides.remove(entry)
+            self._drop_override(entry)
             self._install(build_graph(self._nodes()))
             evicted = self._evict(stale)
         errors = []
@@ -583,6 +592,14 @@ class Container:
                 [e for _, e in errors],
                 [k for k, _ in errors],
             )
+
+    def _drop_override(self, entry: tuple[object, Declaration]) -> None:
+        # By identity: nested blocks may hold replacements that compare
+        # equal, and the one that ends must be the one removed.
+        for index in range(len(self._overrides) - 1, -1, -1):
+            if self._overrides[index] is entry:
+                del self._overrides[index]
+                return
 
     def _evict(self, keys: list[object]) -> list[tuple[object, Any]]:
         """Forget ``keys``; return the sync teardowns to run, newest first."""
@@ -608,6 +625,10 @@ class Container:
         """Drop every built instance once the container has stopped."""
         with self._record_lock:
             self._cache.clear()
+            # Without their makers, transients too are refused from now on
+            # by the check in _lookup, instead of still being made.
+            self._makers = {}
+            self._amakers = {}
 
     def is_built(self, key: object) -> bool:
         """Tell whether the singleton ``key`` has been built."""
@@ -804,6 +825,18 @@ def _check_provides(provider: Any, kind: Kind, key: object) -> None:
             f"subclass of {describe(key)}"
         )
         raise InvalidProviderError(provider, message)
+
+
+def _check_instance_provides(instance: object, key: object) -> None:
+    if not isinstance(key, type) or getattr(key, "_is_protocol", False):
+        return  # as for classes: a Protocol is not checked
+    if not isinstance(instance, key):
+        message = (
+            f"an instance of {describe(type(instance))} is registered with "
+            f"provides={describe(key)} but is not an instance of "
+            f"{describe(key)}"
+        )
+        raise InvalidProviderError(instance, message)
 
 
 def _replacement(key: object, value: object) -> Declaration:

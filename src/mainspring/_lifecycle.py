@@ -14,15 +14,28 @@ import contextlib
 import enum
 import functools
 import heapq
-import inspect
 import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mainspring._hooks import (
+    ExpiredError,
+    SyncStop,
+    SyncStops,
+    astatus_of,
+    cancel_body,
+    finish_async_generator,
+    finish_generator,
+    hook_of,
+    is_async,
+    status_of,
+    step,
+    within,
+)
 from mainspring._keys import describe
 from mainspring._registry import INHERIT
 from mainspring._threads import LoopThread, workers
@@ -49,10 +62,6 @@ class Phase(enum.Enum):
     RUNNING = "running"
     STOPPING = "stopping"
     STOPPED = "stopped"
-
-
-class _ExpiredError(Exception):
-    """A hook overran its budget (unlike a TimeoutError the hook raised)."""
 
 
 class Lifecycle:
@@ -126,7 +135,7 @@ class Lifecycle:
             return
         key, error = starter.failure
         errors = starter.late + [e for _, e in await self._stop_all(graph)]
-        if isinstance(error, _ExpiredError):
+        if isinstance(error, ExpiredError):
             message = (
                 f"{describe(key)} did not start within {error}s; started "
                 "services were stopped"
@@ -147,15 +156,9 @@ class Lifecycle:
         """The built singleton ``key``."""
         return self._container.instance(key)
 
-    async def start_one(self, key: object, hook: Callable[[], Any]) -> None:
-        """Run one service's start() within its budget, and log it."""
-        began = time.perf_counter()
-        await _within(self._timeout(key, "start"), hook)
-        _log_done("started", key, began)
-
     def _launch_body(self, key: object) -> None:
         body = getattr(self._container.instance(key), "run", None)
-        if body is None or not _is_async(body):
+        if body is None or not is_async(body):
             return
         task = asyncio.ensure_future(body())
         self._bodies[key] = task
@@ -187,7 +190,7 @@ class Lifecycle:
         if self._wake is not None:
             self._wake.set()
 
-    def _timeout(self, key: object, which: str) -> float | None:
+    def timeout(self, key: object, which: str) -> float | None:
         declaration = self._container.graph().nodes[key].declaration
         own = getattr(declaration, f"{which}_timeout")
         if own is INHERIT:
@@ -233,52 +236,129 @@ class Lifecycle:
             )
 
     async def _stop_all(self, graph: Graph) -> list[tuple[object, Exception]]:
-        """The reverse walk, collecting every failure instead of raising."""
+        """The reverse walk, collecting every failure instead of raising.
+
+        Consecutive services whose stop steps are all sync are stopped
+        back to back in one worker thread (see SyncStops); the order is the
+        same exact reverse either way.
+        """
         errors: list[tuple[object, Exception]] = []
         teardowns = self._container.teardowns
-        for key in reversed(graph.order):
-            if key in self._started or key in self._bodies or key in teardowns:
-                errors += await self._stop_one(key)
+        due = [
+            key
+            for key in reversed(graph.order)
+            if key in self._started or key in self._bodies or key in teardowns
+        ]
+        position = 0
+        while position < len(due):
+            run: list[SyncStop] = []
+            while position < len(due):
+                stop = self._sync_stop(due[position])
+                if stop is None:
+                    break
+                run.append(stop)
+                position += 1
+            if run:
+                errors += await self._stop_sync_run(run)
+            else:
+                errors += await self._stop_one(due[position])
+                position += 1
         for key, teardown in self._container.deferred_teardowns:
             try:
-                await _teardown(key, teardown)
+                await within(None, _teardown_step(key, teardown))
             except Exception as exc:
                 errors.append((key, _tag(exc, key, "tearing down")))
         self._container.deferred_teardowns.clear()
         return errors
 
-    async def _stop_one(self, key: object) -> list[tuple[object, Exception]]:
-        began = time.perf_counter()
-        budget = self._timeout(key, "stop")
-        errors: list[tuple[object, Exception]] = []
-        instance = self._container.instance(key)
+    def _steps(self, key: object) -> list[tuple[str, Callable[[], Any]]]:
+        """Take ``key``'s stop steps: cancel its body, stop it, tear down."""
         steps: list[tuple[str, Callable[[], Any]]] = []
         body = self._bodies.pop(key, None)
         if body is not None:
-            steps.append(("cancelling run() of", lambda: _cancel(body)))
-        was_started = key in self._started
-        if was_started:
-            self._started.discard(key)
-            hook = _hook(instance, "stop")
+            if body.done():
+                # Its done callback may still be queued: record a failure
+                # now, or it would be taken for a body this stop cancelled.
+                self._body_ended(key, body)
+            else:
+                steps.append(
+                    (
+                        "cancelling run() of",
+                        functools.partial(cancel_body, body),
+                    )
+                )
+        self._stopping_bodies.add(key)
+        if key in self._started:
+            hook = hook_of(self._container.instance(key), "stop")
             if hook is not None:
                 steps.append(("stopping", hook))
         teardown = self._container.teardowns.pop(key, None)
         if teardown is not None:
-            steps.append(("tearing down", lambda: _teardown(key, teardown)))
-        if body is not None and body.done():
-            # Its done callback may still be queued: record a failure now,
-            # or it would be taken for a body cancelled by this stop.
-            self._body_ended(key, body)
-        self._stopping_bodies.add(key)
+            steps.append(("tearing down", _teardown_step(key, teardown)))
+        return steps
+
+    def _sync_stop(self, key: object) -> SyncStop | None:
+        """``key``'s stop as a SyncStop, or None if a step is async."""
+        body = self._bodies.get(key)
+        if body is not None and not body.done():
+            return None
+        if key in self._started:
+            hook = hook_of(self._container.instance(key), "stop")
+            if hook is not None and is_async(hook):
+                return None
+        if hasattr(self._container.teardowns.get(key), "__anext__"):
+            return None
+        was_started = key in self._started
+        steps = self._steps(key)
+        self._started.discard(key)
+        return SyncStop(key, self.timeout(key, "stop"), steps, was_started)
+
+    async def _stop_sync_run(
+        self, run: list[SyncStop]
+    ) -> list[tuple[object, Exception]]:
+        errors: list[tuple[object, Exception]] = []
+        while run:
+            stops = SyncStops(run)
+            overran = await stops.run()
+            for stop in run[: stops.done]:
+                for verb, exc in stop.failures:
+                    errors.append((stop.key, _tag(exc, stop.key, verb)))
+                    _log.warning(
+                        "%s %s failed",
+                        verb,
+                        describe(stop.key),
+                        exc_info=exc,
+                        extra=_fields(stop.key, stop.seconds),
+                    )
+                if stop.was_started:
+                    _log_done("stopped", stop.key, stop.seconds)
+            if overran is None:
+                break
+            stop = run[overran]
+            message = (
+                f"{describe(stop.key)} did not stop within {stop.budget}s"
+            )
+            errors.append((stop.key, TimeoutError(message)))
+            _log.error(message, extra=_fields(stop.key, stop.budget or 0.0))
+            run = run[overran + 1 :]
+        return errors
+
+    async def _stop_one(self, key: object) -> list[tuple[object, Exception]]:
+        began = time.perf_counter()
+        budget = self.timeout(key, "stop")
+        errors: list[tuple[object, Exception]] = []
+        was_started = key in self._started
+        steps = self._steps(key)
+        self._started.discard(key)
         deadline = None if budget is None else time.monotonic() + budget
-        for verb, step in steps:
+        for verb, hook in steps:
             left = None if deadline is None else deadline - time.monotonic()
             try:
-                await _within(left, step)
-            except _ExpiredError:
+                await within(left, hook)
+            except ExpiredError:
                 message = f"{describe(key)} did not stop within {budget}s"
                 errors.append((key, TimeoutError(message)))
-                _log.error(message, extra=_fields(key, began))
+                _log.error(message, extra=_fields(key, _since(began)))
                 return errors
             except Exception as exc:
                 errors.append((key, _tag(exc, key, verb)))
@@ -287,10 +367,10 @@ class Lifecycle:
                     verb,
                     describe(key),
                     exc_info=exc,
-                    extra=_fields(key, began),
+                    extra=_fields(key, _since(began)),
                 )
         if was_started:
-            _log_done("stopped", key, began)
+            _log_done("stopped", key, _since(began))
         return errors
 
     # Health
@@ -331,7 +411,7 @@ class Lifecycle:
             )
             raise StateError(message)
         checked = asyncio.run_coroutine_threadsafe(
-            _check_async(pending), loop
+            _check_all(pending), loop
         ).result()
         results.update(checked)
         return results
@@ -345,22 +425,22 @@ class Lifecycle:
             if not self.is_running(key):
                 results[key] = self._not_running(key)
                 continue
-            hook = _hook(self._container.instance(key), "status")
+            hook = hook_of(self._container.instance(key), "status")
             if hook is None:
                 results[key] = None
-            elif _is_async(hook):
+            elif is_async(hook):
                 pending[key] = hook
             else:
                 results[key] = await asyncio.wrap_future(
-                    workers.submit(functools.partial(_status, hook))
+                    workers.submit(functools.partial(status_of, hook))
                 )
         if pending:
             loop = self._running_on()
             if loop is asyncio.get_running_loop():
-                results.update(await _check_async(pending))
+                results.update(await _check_all(pending))
             else:
                 future = asyncio.run_coroutine_threadsafe(
-                    _check_async(pending), loop
+                    _check_all(pending), loop
                 )
                 checked = await asyncio.wrap_future(future)
                 results.update(checked)
@@ -384,17 +464,17 @@ class Lifecycle:
             if not self.is_running(key):
                 results[key] = self._not_running(key)
                 continue
-            hook = _hook(self._container.instance(key), "status")
+            hook = hook_of(self._container.instance(key), "status")
             if hook is None:
                 results[key] = None
-            elif _is_async(hook):
+            elif is_async(hook):
                 results[key] = None  # filled in by the caller, in order
                 pending[key] = hook
             else:
                 # Like every sync hook, in a worker thread: never in the
                 # caller's thread, which may be the loop's.
                 results[key] = workers.submit(
-                    functools.partial(_status, hook)
+                    functools.partial(status_of, hook)
                 ).result()
         return results, pending
 
@@ -554,7 +634,10 @@ class _Starter:
             self._position[k] for k, n in self._waiting.items() if not n
         ]
         self._finished: asyncio.Queue[object] = asyncio.Queue()
-        self._in_flight: dict[object, tuple[asyncio.Task[None], bool]] = {}
+        self._in_flight: dict[
+            object, tuple[asyncio.Task[Any], bool, float]
+        ] = {}
+        self._expired: dict[object, float] = {}
         self.failure: tuple[object, BaseException] | None = None
         self.late: list[BaseException] = []
 
@@ -565,16 +648,15 @@ class _Starter:
             if not self._in_flight:
                 return
             key = await self._finished.get()
-            task, _ = self._in_flight.pop(key)
+            task, _, began = self._in_flight.pop(key)
             error = _outcome(task)
+            if key in self._expired:
+                error = ExpiredError(self._expired.pop(key))
             if error is None:
+                _log_done("started", key, _since(began))
                 self._started(key)
-            elif self.failure is None:
-                self.failure = (key, error)
-                self._cancel_async()
-            elif not isinstance(error, asyncio.CancelledError):
-                error.add_note(f"while starting {describe(key)}")
-                self.late.append(error)
+            else:
+                self._fail(key, error)
 
     async def settle(self) -> None:
         """After an interruption, let in-flight starts end before rollback.
@@ -583,25 +665,41 @@ class _Starter:
         and one that returns counts as started so that rollback stops it.
         """
         self._cancel_async()
-        for key, (task, _) in self._in_flight.items():
+        for key, (task, _, began) in self._in_flight.items():
             with contextlib.suppress(BaseException):
                 await task
             if _outcome(task) is None:
+                _log_done("started", key, _since(began))
                 self._lifecycle.mark_started(key)
 
     def _launch_ready(self) -> None:
         while self._ready and self.failure is None:
             key = self._order[heapq.heappop(self._ready)]
-            hook = _hook(self._lifecycle.instance(key), "start")
+            hook = hook_of(self._lifecycle.instance(key), "start")
             if hook is None:
-                _log_done("started", key, time.perf_counter())
+                _log_done("started", key, 0.0)
                 self._started(key)
                 continue
-            task = asyncio.ensure_future(self._lifecycle.start_one(key, hook))
+            began = time.perf_counter()
+            if is_async(hook):
+                try:
+                    task = step(hook)
+                except (Exception, asyncio.CancelledError) as exc:
+                    self._fail(key, exc)
+                    return
+                if task is None:  # finished without waiting
+                    _log_done("started", key, _since(began))
+                    self._started(key)
+                    continue
+                self._expire_at(key, task, began)
+            else:
+                task = asyncio.ensure_future(
+                    within(self._lifecycle.timeout(key, "start"), hook)
+                )
             task.add_done_callback(
                 functools.partial(_report_to, self._finished, key)
             )
-            self._in_flight[key] = (task, _is_async(hook))
+            self._in_flight[key] = (task, is_async(hook), began)
 
     def _started(self, key: object) -> None:
         self._lifecycle.mark_started(key)
@@ -610,51 +708,39 @@ class _Starter:
             if not self._waiting[dependent]:
                 heapq.heappush(self._ready, self._position[dependent])
 
+    def _expire_at(
+        self, key: object, task: asyncio.Task[Any], began: float
+    ) -> None:
+        budget = self._lifecycle.timeout(key, "start")
+        if budget is None:
+            return
+        handle = asyncio.get_running_loop().call_later(
+            budget - _since(began), self._expire, key, task, budget
+        )
+        task.add_done_callback(lambda _: handle.cancel())
+
+    def _expire(
+        self, key: object, task: asyncio.Task[Any], budget: float
+    ) -> None:
+        if not task.done():
+            self._expired[key] = budget
+            task.cancel()
+
+    def _fail(self, key: object, error: BaseException) -> None:
+        if self.failure is None:
+            self.failure = (key, error)
+            self._cancel_async()
+        elif not isinstance(error, asyncio.CancelledError):
+            error.add_note(f"while starting {describe(key)}")
+            self.late.append(error)
+
     def _cancel_async(self) -> None:
-        for task, is_async in self._in_flight.values():
-            if is_async:
+        for task, is_coroutine, _ in self._in_flight.values():
+            if is_coroutine:
                 task.cancel()
 
 
 # Helpers
-
-
-def _hook(instance: object, name: str) -> Callable[[], Any] | None:
-    hook = getattr(instance, name, None)
-    return hook if callable(hook) else None
-
-
-def _is_async(function: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(function)
-
-
-async def _call(hook: Callable[[], Any]) -> None:
-    """Await an async hook; run a sync one in a worker thread."""
-    if _is_async(hook):
-        await hook()
-        return
-    result = await asyncio.wrap_future(workers.submit(hook))
-    if inspect.isawaitable(result):
-        await result
-
-
-async def _within(seconds: float | None, hook: Callable[[], Any]) -> None:
-    """Run a hook, raising `_ExpiredError` if it overruns ``seconds``."""
-    if seconds is None:
-        await _call(hook)
-        return
-    if seconds <= 0:
-        raise _ExpiredError(seconds)
-    scope = asyncio.timeout(seconds)
-    try:
-        async with scope:
-            await _call(hook)
-    except TimeoutError:
-        if not scope.expired():
-            raise
-        if not _is_async(hook):
-            workers.abandon()
-        raise _ExpiredError(seconds) from None
 
 
 def _report_to(
@@ -667,75 +753,6 @@ def _outcome(task: asyncio.Task[None]) -> BaseException | None:
     if task.cancelled():
         return asyncio.CancelledError()
     return task.exception()
-
-
-async def _cancel(task: asyncio.Task[Any]) -> None:
-    """Cancel a run() body and wait for it; its own failure is reported."""
-    if task.done():
-        return
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
-
-
-def finish_generator(
-    generator: Generator[Any, None, None], key: object
-) -> None:
-    """Run a sync generator factory's code after its ``yield``."""
-    try:
-        next(generator)
-    except StopIteration:
-        return
-    generator.close()
-    message = (
-        f"generator factory for {describe(key)} yielded more than once; it "
-        "must yield exactly one value"
-    )
-    raise RuntimeError(message)
-
-
-async def _teardown(key: object, generator: Any) -> None:
-    """Run a generator factory's code after its ``yield``."""
-    if hasattr(generator, "__anext__"):
-        try:
-            await generator.__anext__()
-        except StopAsyncIteration:
-            return
-        await generator.aclose()
-        message = (
-            f"generator factory for {describe(key)} yielded more than once; "
-            "it must yield exactly one value"
-        )
-        raise RuntimeError(message)
-    await asyncio.wrap_future(
-        workers.submit(lambda: finish_generator(generator, key))
-    )
-
-
-def _status(hook: Callable[[], Any]) -> BaseException | None:
-    try:
-        hook()
-    except Exception as exc:
-        return exc
-    return None
-
-
-async def _check_async(
-    hooks: dict[object, Callable[[], Any]],
-) -> dict[object, BaseException | None]:
-    async def one(hook: Callable[[], Any]) -> BaseException | None:
-        try:
-            await hook()
-        except Exception as exc:
-            return exc
-        return None
-
-    results = await asyncio.gather(*(one(h) for h in hooks.values()))
-    return dict(zip(hooks, results, strict=True))
 
 
 def _body_failure(key: object, error: BaseException) -> ServiceFailedError:
@@ -764,22 +781,22 @@ def _line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _fields(key: object, began: float) -> dict[str, object]:
-    return {
-        "mainspring_service": describe(key),
-        "mainspring_seconds": time.perf_counter() - began,
-    }
+def _since(began: float) -> float:
+    return time.perf_counter() - began
 
 
-def _log_done(verb: str, key: object, began: float) -> None:
+def _fields(key: object, seconds: float) -> dict[str, object]:
+    return {"mainspring_service": describe(key), "mainspring_seconds": seconds}
+
+
+def _log_done(verb: str, key: object, seconds: float) -> None:
     if _log.isEnabledFor(logging.INFO):
-        fields = _fields(key, began)
         _log.info(
             "%s %s in %.1f ms",
             verb,
             describe(key),
-            fields["mainspring_seconds"] * 1000,  # type: ignore[operator]
-            extra=fields,
+            seconds * 1000,
+            extra=_fields(key, seconds),
         )
 
 
@@ -813,3 +830,17 @@ def _exit_now(status: int) -> None:
         sys.stderr.flush()
         sys.stdout.flush()
     os._exit(status)
+
+
+async def _check_all(
+    hooks: dict[object, Callable[[], Any]],
+) -> dict[object, BaseException | None]:
+    results = await asyncio.gather(*(astatus_of(h) for h in hooks.values()))
+    return dict(zip(hooks, results, strict=True))
+
+
+def _teardown_step(key: object, generator: Any) -> Callable[[], Any]:
+    """The teardown of a generator factory, as a hook: async or sync."""
+    if hasattr(generator, "__anext__"):
+        return functools.partial(finish_async_generator, generator, key)
+    return functools.partial(finish_generator, generator, key)

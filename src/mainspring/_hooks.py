@@ -1,0 +1,286 @@
+"""Running hooks: async ones on the loop, sync ones in worker threads.
+
+Each hook runs within a budget. An async hook is first stepped in place:
+most ``start()`` and ``stop()`` bodies finish without waiting, and those
+need no task and no timer. Only a hook that suspends gets a task (in the
+same context copy) and a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import contextvars
+import inspect
+import time
+from collections.abc import Callable, Coroutine, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mainspring._keys import describe
+from mainspring._threads import workers
+
+
+class ExpiredError(Exception):
+    """A hook overran its budget (unlike a TimeoutError the hook raised)."""
+
+
+def hook_of(instance: object, name: str) -> Callable[[], Any] | None:
+    """The hook ``name`` of a service, if it has one."""
+    hook = getattr(instance, name, None)
+    return hook if callable(hook) else None
+
+
+def is_async(function: Callable[..., Any]) -> bool:
+    """Tell an ``async def`` hook from a sync one."""
+    code = getattr(getattr(function, "__func__", function), "__code__", None)
+    if code is None:  # a partial, a callable object: ask inspect
+        return inspect.iscoroutinefunction(function)
+    return bool(code.co_flags & inspect.CO_COROUTINE)
+
+
+def step(
+    hook: Callable[[], Coroutine[Any, Any, Any]],
+) -> asyncio.Task[Any] | None:
+    """Start an async hook in place; return a task only if it suspends.
+
+    The task runs the hook itself, in the same context copy as its first
+    step, so a cancellation (even one that comes before the task's first
+    turn) reaches the hook where it waits. Raises what the hook raises
+    before its first suspension.
+    """
+    coroutine = hook()
+    context = contextvars.copy_context()
+    try:
+        first = context.run(coroutine.send, None)
+    except StopIteration:
+        return None
+    return asyncio.get_running_loop().create_task(
+        _Stepped(coroutine, first), context=context
+    )
+
+
+class _Stepped(collections.abc.Coroutine[Any, Any, Any]):
+    """A coroutine already stepped once, handed to a task to carry on.
+
+    Its first ``send`` hands back what the coroutine's first step yielded;
+    everything else goes straight to the coroutine.
+    """
+
+    __slots__ = ("_coroutine", "_first")
+
+    def __init__(
+        self, coroutine: Coroutine[Any, Any, Any], first: Any
+    ) -> None:
+        self._coroutine = coroutine
+        self._first: Any = first
+
+    def send(self, value: Any) -> Any:
+        first, self._first = self._first, _SENT
+        if first is not _SENT:
+            return first
+        return self._coroutine.send(value)
+
+    def throw(self, error: Any, *_: Any) -> Any:
+        self._first = _SENT
+        return self._coroutine.throw(error)
+
+    def close(self) -> None:
+        self._coroutine.close()
+
+    def __await__(self) -> Generator[Any, Any, Any]:  # pragma: no cover
+        return (yield from self._coroutine.__await__())
+
+
+_SENT: Any = object()
+
+
+def call_sync(hook: Callable[[], Any]) -> None:
+    """Call a sync hook (in a worker thread), refusing a returned awaitable."""
+    result = hook()
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        message = (
+            f"{describe(hook)} is a plain function that returned an "
+            "awaitable; declare it 'async def'"
+        )
+        raise TypeError(message)
+
+
+async def within(seconds: float | None, hook: Callable[[], Any]) -> None:
+    """Run a hook, raising `ExpiredError` if it overruns ``seconds``."""
+    if is_async(hook):
+        task = step(hook)
+        if task is None:
+            return
+        waiting: asyncio.Future[Any] = task
+    else:
+        waiting = asyncio.wrap_future(workers.submit(lambda: call_sync(hook)))
+    if seconds is None:
+        await waiting
+        return
+    scope = asyncio.timeout(max(seconds, 0))
+    try:
+        async with scope:
+            await waiting
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        if not is_async(hook):
+            workers.abandon()  # its thread is still busy with the hook
+        raise ExpiredError(seconds) from None
+
+
+async def cancel_body(task: asyncio.Task[Any]) -> None:
+    """Cancel a run() body and wait for it; its own failure is reported."""
+    if task.done():
+        return
+    # A rollback after an interrupted start runs in a task that was already
+    # cancelled: only a cancellation that arrives while waiting here (a
+    # timeout, another interruption) is ours to pass on.
+    current = asyncio.current_task()
+    before = current.cancelling() if current is not None else 0
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        if current is not None and current.cancelling() > before:
+            raise
+
+
+def finish_generator(
+    generator: Generator[Any, None, None], key: object
+) -> None:
+    """Run a sync generator factory's code after its ``yield``."""
+    try:
+        next(generator)
+    except StopIteration:
+        return
+    generator.close()
+    message = (
+        f"generator factory for {describe(key)} yielded more than once; it "
+        "must yield exactly one value"
+    )
+    raise RuntimeError(message)
+
+
+async def finish_async_generator(generator: Any, key: object) -> None:
+    """Run an async generator factory's code after its ``yield``."""
+    if generator.ag_frame is None:
+        # Closed already: asyncio.run() closes the async generators of its
+        # loop when it returns, skipping the code after the yield.
+        message = (
+            f"the async generator factory for {describe(key)} was closed by "
+            "the event loop it was built on before the container stopped, "
+            "so its teardown did not run; stop the container before that "
+            "loop ends"
+        )
+        raise RuntimeError(message)
+    try:
+        await generator.__anext__()
+    except StopAsyncIteration:
+        return
+    await generator.aclose()
+    message = (
+        f"generator factory for {describe(key)} yielded more than once; it "
+        "must yield exactly one value"
+    )
+    raise RuntimeError(message)
+
+
+def status_of(hook: Callable[[], Any]) -> BaseException | None:
+    """Run a sync status hook: ``None`` when healthy, else what it raised."""
+    try:
+        hook()
+    except Exception as exc:
+        return exc
+    return None
+
+
+async def astatus_of(hook: Callable[[], Any]) -> BaseException | None:
+    """Await an async status hook: ``None`` when healthy, else the error."""
+    try:
+        await hook()
+    except Exception as exc:
+        return exc
+    return None
+
+
+# Stopping a run of services whose steps are all sync, in one thread.
+
+
+@dataclass(slots=True)
+class SyncStop:
+    """One service's sync stop steps, and how they went."""
+
+    key: object
+    budget: float | None
+    steps: Sequence[tuple[str, Callable[[], Any]]]
+    was_started: bool
+    failures: list[tuple[str, Exception]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class SyncStops:
+    """Run consecutive sync stops back to back in one worker thread.
+
+    A thread round trip per hook would cost more than most stop hooks; a
+    whole run of them takes one. The loop still enforces each service's
+    budget: it reads which stop is under way and since when, and wakes at
+    that stop's deadline (or, for a stop without budget, when it ends). A
+    stop that overruns leaves the thread to it; the caller goes on with the
+    stops after it in a fresh thread.
+    """
+
+    def __init__(self, stops: Sequence[SyncStop]) -> None:
+        self.stops = stops
+        self.done = 0  # how many stops have finished
+        self._current = (0, time.monotonic())
+        self._abandoned = False
+        self._loop = asyncio.get_running_loop()
+        self._progress: asyncio.Future[None] | None = None
+
+    def _work(self) -> None:
+        for index, stop in enumerate(self.stops):
+            if self._abandoned:
+                return
+            began = time.monotonic()
+            self._current = (index, began)
+            for verb, function in stop.steps:
+                try:
+                    function()
+                except Exception as exc:
+                    stop.failures.append((verb, exc))
+            stop.seconds = time.monotonic() - began
+            self.done = index + 1
+            if stop.budget is None and self.done < len(self.stops):
+                self._loop.call_soon_threadsafe(self._advance)
+
+    def _advance(self) -> None:
+        if self._progress is not None and not self._progress.done():
+            self._progress.set_result(None)
+
+    async def run(self) -> int | None:
+        """Run the stops; return the index of one that overran, if any."""
+        finished = asyncio.wrap_future(workers.submit(self._work))
+        while not finished.done():
+            index, began = self._current
+            budget = self.stops[index].budget
+            if budget is None:
+                self._progress = self._loop.create_future()
+                if self.done <= index:
+                    await asyncio.wait(
+                        {finished, self._progress},
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                continue
+            left = began + budget - time.monotonic()
+            if left > 0:
+                await asyncio.wait({finished}, timeout=left)
+            elif self._current == (index, began) and self.done <= index:
+                self._abandoned = True
+                workers.abandon()
+                return index
+        await finished
+        return None
