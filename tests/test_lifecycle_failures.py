@@ -253,10 +253,12 @@ def test_no_start_begins_after_a_failure():
 def test_a_sync_start_in_flight_finishes_and_is_rolled_back():
     """A sync start cannot be cancelled: it returns, then it is stopped."""
     events = []
+    cache_began = threading.Event()
     database_failing = threading.Event()
 
     class Cache:
         def start(self):
+            cache_began.set()
             wait_in_thread(database_failing, "Database to fail")
             events.append("Cache start returns")
 
@@ -265,6 +267,7 @@ def test_a_sync_start_in_flight_finishes_and_is_rolled_back():
 
     class Database:
         async def start(self):
+            await asyncio.to_thread(wait_in_thread, cache_began, "Cache")
             database_failing.set()
             raise RuntimeError("boom")
 
@@ -285,18 +288,21 @@ def test_a_sync_start_in_flight_finishes_and_is_rolled_back():
 
 def test_a_second_start_failure_is_kept_as_a_rollback_error():
     """A start in flight that fails after the first failure is not lost."""
+    cache_began = threading.Event()
     database_failing = threading.Event()
     late = ValueError("bad configuration")
 
     @named
     class Cache:
         def start(self):
+            cache_began.set()
             wait_in_thread(database_failing, "Database to fail")
             raise late
 
     @named
     class Database:
         async def start(self):
+            await asyncio.to_thread(wait_in_thread, cache_began, "Cache")
             database_failing.set()
             raise RuntimeError("boom")
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mainspring._hooks import (
     ExpiredError,
+    SyncStarts,
     SyncStop,
     SyncStops,
     astatus_of,
@@ -635,9 +636,10 @@ class _Starter:
         ]
         self._finished: asyncio.Queue[object] = asyncio.Queue()
         self._in_flight: dict[
-            object, tuple[asyncio.Task[Any], bool, float]
+            object, tuple[asyncio.Future[Any], bool, float]
         ] = {}
         self._expired: dict[object, float] = {}
+        self._sync = SyncStarts()
         self.failure: tuple[object, BaseException] | None = None
         self.late: list[BaseException] = []
 
@@ -681,6 +683,7 @@ class _Starter:
                 self._started(key)
                 continue
             began = time.perf_counter()
+            task: asyncio.Future[Any] | None
             if is_async(hook):
                 try:
                     task = step(hook)
@@ -693,9 +696,8 @@ class _Starter:
                     continue
                 self._expire_at(key, task, began)
             else:
-                task = asyncio.ensure_future(
-                    within(self._lifecycle.timeout(key, "start"), hook)
-                )
+                budget = self._lifecycle.timeout(key, "start")
+                task = self._sync.submit(hook, budget)
             task.add_done_callback(
                 functools.partial(_report_to, self._finished, key)
             )
@@ -709,7 +711,7 @@ class _Starter:
                 heapq.heappush(self._ready, self._position[dependent])
 
     def _expire_at(
-        self, key: object, task: asyncio.Task[Any], began: float
+        self, key: object, task: asyncio.Future[Any], began: float
     ) -> None:
         budget = self._lifecycle.timeout(key, "start")
         if budget is None:
@@ -720,7 +722,7 @@ class _Starter:
         task.add_done_callback(lambda _: handle.cancel())
 
     def _expire(
-        self, key: object, task: asyncio.Task[Any], budget: float
+        self, key: object, task: asyncio.Future[Any], budget: float
     ) -> None:
         if not task.done():
             self._expired[key] = budget
@@ -735,6 +737,7 @@ class _Starter:
             self.late.append(error)
 
     def _cancel_async(self) -> None:
+        self._sync.drop_queued()
         for task, is_coroutine, _ in self._in_flight.values():
             if is_coroutine:
                 task.cancel()
@@ -744,12 +747,12 @@ class _Starter:
 
 
 def _report_to(
-    queue: asyncio.Queue[object], key: object, _: asyncio.Task[None]
+    queue: asyncio.Queue[object], key: object, _: asyncio.Future[Any]
 ) -> None:
     queue.put_nowait(key)
 
 
-def _outcome(task: asyncio.Task[None]) -> BaseException | None:
+def _outcome(task: asyncio.Future[Any]) -> BaseException | None:
     if task.cancelled():
         return asyncio.CancelledError()
     return task.exception()
