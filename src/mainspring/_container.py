@@ -106,15 +106,15 @@ class Container:
         ]
         self._is_used = False
         self._graph: Graph | None = None
-        self._cache = _Cache(self._missing)
+        self._makers: dict[object, Callable[[], Any]] = {}
+        self._amakers: dict[object, Callable[[], Any]] = {}
+        self._cache = _Cache(self._makers, self._missing)
         if type(self).get is Container.get:
             # The hot path: a built singleton is one dict lookup in C, and
             # anything else reaches _missing through __missing__.
             self.__dict__["get"] = self._cache.__getitem__
         self._locks: dict[object, threading.RLock] = {}
         self._pending: dict[object, concurrent.futures.Future[None]] = {}
-        self._makers: dict[object, Callable[[], Any]] = {}
-        self._amakers: dict[object, Callable[[], Any]] = {}
         self._record_lock = threading.Lock()
         self.built: list[object] = []
         self.teardowns: dict[object, Any] = {}
@@ -229,8 +229,8 @@ class Container:
 
     def _install(self, graph: Graph) -> None:
         self._graph = graph
-        self._makers = {}
-        self._amakers = {}
+        self._makers.clear()
+        self._amakers.clear()
         for key, node in graph.nodes.items():
             if node.is_singleton:
                 self._locks.setdefault(key, threading.RLock())
@@ -627,8 +627,8 @@ class Container:
             self._cache.clear()
             # Without their makers, transients too are refused from now on
             # by the check in _lookup, instead of still being made.
-            self._makers = {}
-            self._amakers = {}
+            self._makers.clear()
+            self._amakers.clear()
 
     def is_built(self, key: object) -> bool:
         """Tell whether the singleton ``key`` has been built."""
@@ -738,15 +738,23 @@ def _count(number: int, noun: str) -> str:
 
 
 class _Cache(dict[Any, Any]):
-    """Built singletons by key; a miss resolves the key."""
+    """Built singletons by key; a miss makes a transient or resolves."""
 
-    __slots__ = ("_resolve",)
+    __slots__ = ("_makers", "_resolve")
 
-    def __init__(self, resolve: Callable[[object], Any]) -> None:
+    def __init__(
+        self,
+        makers: dict[object, Callable[[], Any]],
+        resolve: Callable[[object], Any],
+    ) -> None:
         super().__init__()
+        self._makers = makers
         self._resolve = resolve
 
     def __missing__(self, key: object) -> Any:
+        maker = self._makers.get(key)
+        if maker is not None:  # a transient already compiled: the hot path
+            return maker()
         return self._resolve(key)
 
 

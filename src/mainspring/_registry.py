@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import weakref
 from collections.abc import Callable, Iterator
@@ -88,9 +89,10 @@ _declared: weakref.WeakKeyDictionary[Any, Declaration] = (
 def declaration_of(provider: Any) -> Declaration:
     """The options ``provider`` was decorated with, or the defaults."""
     try:
-        return _declared[provider]
+        options = _declared[provider]
     except (KeyError, TypeError):
         return Declaration(provider)
+    return dataclasses.replace(options, provider=provider)
 
 
 class Registry:
@@ -172,7 +174,11 @@ class Registry:
             # An object that cannot be weakly referenced is known to this
             # registry only.
             with contextlib.suppress(TypeError):
-                _declared[obj] = declaration
+                # Kept without the object itself: a value that refers to
+                # its weak key would keep the key alive forever.
+                _declared[obj] = dataclasses.replace(
+                    declaration, provider=None
+                )
             _log.debug("declared %s", describe(obj))
             return obj
 
