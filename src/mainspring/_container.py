@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextvars
-import difflib
 import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from typing_extensions import TypeForm
 
@@ -22,10 +19,9 @@ from mainspring._compile import (
     singleton_source,
     source,
 )
+from mainspring._generators import finish_generator
 from mainspring._graph import Arg, Graph, Node, build_graph, postorder
-from mainspring._hooks import finish_generator
 from mainspring._keys import check_key, describe, describe_path
-from mainspring._lifecycle import Lifecycle, Phase
 from mainspring._registry import (
     INHERIT,
     Declaration,
@@ -45,6 +41,11 @@ from mainspring.exceptions import (
     StateError,
     UnknownServiceError,
 )
+
+if TYPE_CHECKING:
+    import concurrent.futures
+
+    from mainspring._lifecycle import Lifecycle
 
 _T = TypeVar("_T")
 _log = logging.getLogger("mainspring")
@@ -119,7 +120,9 @@ class Container:
         self.built: list[object] = []
         self.teardowns: dict[object, Any] = {}
         self.deferred_teardowns: list[tuple[object, Any]] = []
-        self.lifecycle = Lifecycle(self)
+        # Made on first use: it brings in asyncio, which costs more to
+        # import than the rest of mainspring together.
+        self._lifecycle: Lifecycle | None = None
 
     def __repr__(self) -> str:
         built = sum(
@@ -130,7 +133,7 @@ class Container:
         return (
             f"<Container: {_count(len(self._declarations), 'provider')}, "
             f"{built} built, "
-            f"{self.lifecycle.phase.value}>"
+            f"{self._phase()}>"
         )
 
     # Registration
@@ -322,7 +325,7 @@ class Container:
     def _lookup(self, key: object) -> tuple[object, Graph, Node]:
         key = check_key(key)
         graph = self.graph(key)
-        if self.lifecycle.phase is Phase.STOPPED:
+        if self._phase() == "stopped":
             message = (
                 f"cannot get {describe(key)}: the container has stopped; "
                 "build a new container"
@@ -373,6 +376,9 @@ class Container:
         return self._cache[key]
 
     async def _abuild_one(self, node: Node, graph: Graph) -> None:
+        import asyncio  # noqa: PLC0415 - kept out of 'import mainspring'
+        import concurrent.futures  # noqa: PLC0415 - likewise
+
         key = node.key
         while key not in self._cache:
             with self._locks[key]:
@@ -535,7 +541,7 @@ class Container:
             if self._graph is None:
                 self._overrides.append(entry)
                 return
-            if self.lifecycle.phase is Phase.STOPPED:
+            if self._phase() == "stopped":
                 message = (
                     f"cannot override {describe(key)}: the container has "
                     "stopped"
@@ -566,10 +572,7 @@ class Container:
             stale = [
                 k for k in graph.dependents_closure(key) if k in self._cache
             ]
-            if stale and self.lifecycle.phase in {
-                Phase.STARTING,
-                Phase.RUNNING,
-            }:
+            if stale and self._phase() in {"starting", "running"}:
                 message = (
                     f"cannot end the override of {describe(key)} while the "
                     "container runs: started services hold the replacement; "
@@ -639,6 +642,23 @@ class Container:
         return self._cache[key]
 
     # Lifecycle: see _lifecycle.py for what each step does.
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The lifecycle state, made on first use."""
+        lifecycle = self._lifecycle
+        if lifecycle is None:
+            from mainspring._lifecycle import Lifecycle  # noqa: PLC0415
+
+            with self._lock:
+                if self._lifecycle is None:
+                    self._lifecycle = Lifecycle(self)
+                lifecycle = self._lifecycle
+        return lifecycle
+
+    def _phase(self) -> str:
+        lifecycle = self._lifecycle
+        return "new" if lifecycle is None else lifecycle.phase.value
 
     def start(self) -> None:
         """Build and start every singleton, on a private event loop.
@@ -863,6 +883,8 @@ def _is_function(value: object) -> bool:
 
 
 def _unknown(key: object, nodes: Mapping[object, Node]) -> UnknownServiceError:
+    import difflib  # noqa: PLC0415 - only errors need it, and it is slow
+
     names: dict[str, object] = {}
     for known in nodes:
         names.setdefault(describe(known), known)

@@ -151,46 +151,6 @@ async def cancel_body(task: asyncio.Task[Any]) -> None:
             raise
 
 
-def finish_generator(
-    generator: Generator[Any, None, None], key: object
-) -> None:
-    """Run a sync generator factory's code after its ``yield``."""
-    try:
-        next(generator)
-    except StopIteration:
-        return
-    generator.close()
-    message = (
-        f"generator factory for {describe(key)} yielded more than once; it "
-        "must yield exactly one value"
-    )
-    raise RuntimeError(message)
-
-
-async def finish_async_generator(generator: Any, key: object) -> None:
-    """Run an async generator factory's code after its ``yield``."""
-    if generator.ag_frame is None:
-        # Closed already: asyncio.run() closes the async generators of its
-        # loop when it returns, skipping the code after the yield.
-        message = (
-            f"the async generator factory for {describe(key)} was closed by "
-            "the event loop it was built on before the container stopped, "
-            "so its teardown did not run; stop the container before that "
-            "loop ends"
-        )
-        raise RuntimeError(message)
-    try:
-        await generator.__anext__()
-    except StopAsyncIteration:
-        return
-    await generator.aclose()
-    message = (
-        f"generator factory for {describe(key)} yielded more than once; it "
-        "must yield exactly one value"
-    )
-    raise RuntimeError(message)
-
-
 def status_of(hook: Callable[[], Any]) -> BaseException | None:
     """Run a sync status hook: ``None`` when healthy, else what it raised."""
     try:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mainspring._generators import finish_async_generator, finish_generator
 from mainspring._hooks import (
     ExpiredError,
     SyncStarts,
@@ -29,8 +30,6 @@ from mainspring._hooks import (
     SyncStops,
     astatus_of,
     cancel_body,
-    finish_async_generator,
-    finish_generator,
     hook_of,
     is_async,
     status_of,
