@@ -231,12 +231,14 @@ class Container:
             return self._graph  # type: ignore[return-value]
 
     def _install(self, graph: Graph) -> None:
-        self._graph = graph
-        self._makers.clear()
-        self._amakers.clear()
+        # Everything a reader of the graph needs comes first: other threads
+        # take the lock-free path as soon as self._graph is set.
         for key, node in graph.nodes.items():
             if node.is_singleton:
                 self._locks.setdefault(key, threading.RLock())
+        self._makers.clear()
+        self._amakers.clear()
+        self._graph = graph
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("start order: %s", describe_path(graph.order))
 
