@@ -520,6 +520,39 @@ def test_the_container_stop_timeout_bounds_a_sync_stop(release):
     assert events == ["Settings stop"]
 
 
+def test_a_short_stop_budget_after_a_long_one_is_enforced(release):
+    """Sync stops share a thread; each is still held to its own budget.
+
+    Api stops first, quickly, with an hour of budget; Database then hangs
+    with 0.05 s. Were the loop to sleep until Api's deadline, this test
+    would run into the suite's timeout instead of passing.
+    """
+    registry = Registry()
+
+    @registry.service(stop_timeout=0.05)
+    @named
+    class Database:
+        def stop(self):
+            release.wait()
+
+    @registry.service(stop_timeout=3600)
+    @named
+    class Api:
+        def __init__(self, database: Database) -> None: ...
+
+        def stop(self):
+            pass
+
+    container = Container(registry)
+    container.start()
+
+    with pytest.raises(ShutdownError) as caught:
+        container.stop()
+
+    [timeout] = caught.value.exceptions
+    assert str(timeout) == "Database did not stop within 0.05s"
+
+
 def test_the_stop_budget_covers_cancelling_the_body():
     """A body that will not end uses up the budget; stop() is skipped."""
     events = []

@@ -13,6 +13,7 @@ import collections
 import collections.abc
 import contextvars
 import inspect
+import math
 import threading
 import time
 from collections.abc import Callable, Coroutine, Generator, Sequence
@@ -202,6 +203,10 @@ class SyncStops:
         self._abandoned = False
         self._loop = asyncio.get_running_loop()
         self._progress: asyncio.Future[None] | None = None
+        # When the loop will next wake by itself (see _work); the worker
+        # reads it after recording a stop as done, and the loop sets it
+        # before checking that, so neither misses the other.
+        self._wake_at = 0.0
 
     def _work(self) -> None:
         for index, stop in enumerate(self.stops):
@@ -216,8 +221,18 @@ class SyncStops:
                     stop.failures.append((verb, exc))
             stop.seconds = time.monotonic() - began
             self.done = index + 1
-            if stop.budget is None and self.done < len(self.stops):
-                self._loop.call_soon_threadsafe(self._advance)
+            if self.done < len(self.stops) and not self._abandoned:
+                # The loop sleeps until _wake_at: wake it only if the next
+                # stop's deadline comes sooner, so that a run of stops with
+                # the same budget costs no wake-up at all.
+                upcoming = self.stops[self.done].budget
+                deadline = (
+                    math.inf
+                    if upcoming is None
+                    else time.monotonic() + upcoming
+                )
+                if deadline < self._wake_at:
+                    self._loop.call_soon_threadsafe(self._advance)
 
     def _advance(self) -> None:
         if self._progress is not None and not self._progress.done():
@@ -230,6 +245,7 @@ class SyncStops:
             index, began = self._current
             budget = self.stops[index].budget
             if budget is None:
+                self._wake_at = math.inf
                 self._progress = self._loop.create_future()
                 if self.done <= index:
                     await asyncio.wait(
@@ -239,7 +255,14 @@ class SyncStops:
                 continue
             left = began + budget - time.monotonic()
             if left > 0:
-                await asyncio.wait({finished}, timeout=left)
+                self._wake_at = began + budget
+                self._progress = self._loop.create_future()
+                if self.done <= index:
+                    await asyncio.wait(
+                        {finished, self._progress},
+                        timeout=left,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
             elif self._current == (index, began) and self.done <= index:
                 self._abandoned = True
                 workers.abandon()
