@@ -1,0 +1,1232 @@
+"""Properties of the start order and the lifecycle, searched with Hypothesis.
+
+Every example draws a random dependency graph: service ``Si`` may only
+depend on services ``Sj`` with ``j < i``, so the graph is acyclic, and the
+services are then registered in a random permutation. The services are
+classes made with ``type()``; each one's provider is the class itself, a
+plain factory, a coroutine factory, or a sync or async generator factory.
+Hooks append events to a list shared by the example; a hook that must hang
+waits on an event nobody sets while the container runs (released when the
+example ends), so the small timeouts are what ends it, never a sleep.
+
+The ``ci`` profile in conftest.py bounds the number of examples;
+``HYPOTHESIS_PROFILE=thorough`` searches much longer.
+"""
+
+import asyncio
+import functools
+import inspect
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import event, given, note, settings
+from hypothesis import strategies as st
+
+from mainspring import (
+    Container,
+    Registry,
+    ShutdownError,
+    StartupError,
+    StateError,
+)
+
+EXAMPLES = settings.default.max_examples
+
+# Providers, by how they make their instance.
+SYNC_KINDS = ("class", "function", "generator")
+ASYNC_KINDS = ("coroutine", "async_generator")
+ALL_KINDS = SYNC_KINDS + ASYNC_KINDS
+TEARDOWN_KINDS = frozenset({"generator", "async_generator"})
+
+# A hook that hangs is cut off by a budget this small; every other hook
+# has a budget far larger than it could ever need.
+HANG = 0.05
+TEARDOWN_HANG = 0.1
+GENEROUS = 30.0
+
+_P = inspect.Parameter
+
+
+class BoomError(RuntimeError):
+    """The failure an injected fault raises."""
+
+
+class ReleasedError(Exception):
+    """Raised by a hung sync hook once its example has ended."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One drawn service: what it needs, how it is made, which hooks."""
+
+    index: int
+    deps: tuple[int, ...]
+    kind: str
+    scope: str
+    start: str | None
+    stop: str | None
+    body: bool
+    yields: int
+    wants_container: bool
+    # Parameters that are not dependencies: (position, kind), see EXTRAS.
+    extras: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"S{self.index}"
+
+    @property
+    def is_singleton(self) -> bool:
+        return self.scope == "singleton"
+
+    @property
+    def has_teardown(self) -> bool:
+        return self.kind in TEARDOWN_KINDS
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A drawn graph and the order its services are registered in."""
+
+    specs: tuple[Spec, ...]
+    registration: tuple[int, ...]
+
+    def by_name(self, name: str) -> Spec:
+        return self.specs[int(name[1:])]
+
+    @property
+    def singletons(self) -> list[Spec]:
+        return [s for s in self.specs if s.is_singleton]
+
+
+HOOKS = (None, "sync", "async")
+# Parameters beside the dependencies: one with a default and no annotation,
+# one with a default and a type nobody provides, and an optional one.
+EXTRAS = ("default", "unprovided", "optional")
+
+
+class _Drawer:
+    """Choices made through Hypothesis, one draw each: they shrink well."""
+
+    def __init__(self, draw) -> None:
+        self._draw = draw
+
+    def integer(self, low: int, high: int) -> int:
+        return self._draw(st.integers(low, high))
+
+    def deps(self, index: int, most: int) -> list[int]:
+        # Half near neighbours, half anywhere: long chains and wide fans.
+        near = st.integers(max(0, index - 3), index - 1)
+        anywhere = st.integers(0, index - 1)
+        return self._draw(
+            st.lists(near | anywhere, max_size=most, unique=True)
+        )
+
+    def permutation(self, size: int) -> list[int]:
+        return self._draw(st.permutations(range(size)))
+
+
+class _Seeded:
+    """Choices from a seeded generator: cheap enough for hundreds of nodes."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)  # noqa: S311 - not for secrets
+
+    def integer(self, low: int, high: int) -> int:
+        return self._random.randint(low, high)
+
+    def deps(self, index: int, most: int) -> list[int]:
+        count = min(index, self._random.randint(0, most))
+        if self._random.random() < 0.5:
+            pool = range(max(0, index - 2 * most), index)
+            count = min(count, len(pool))
+        else:
+            pool = range(index)
+        return self._random.sample(pool, count)
+
+    def permutation(self, size: int) -> list[int]:
+        order = list(range(size))
+        self._random.shuffle(order)
+        return order
+
+
+def _draw_specs(pick, size, *, kinds, transients, max_deps, with_hooks):
+    specs: list[Spec] = []
+    for index in range(size):
+        kind = kinds[pick.integer(0, len(kinds) - 1)]
+        transient = (
+            transients
+            and kind not in TEARDOWN_KINDS
+            and pick.integer(0, 5) == 0
+        )
+        deps = pick.deps(index, max_deps) if index else []
+        specs.append(
+            Spec(
+                index=index,
+                # A singleton may not depend on a transient.
+                deps=tuple(
+                    d for d in deps if transient or specs[d].is_singleton
+                ),
+                kind=kind,
+                scope="transient" if transient else "singleton",
+                start=HOOKS[pick.integer(0, 2)] if with_hooks else None,
+                stop=HOOKS[pick.integer(0, 2)] if with_hooks else None,
+                body=with_hooks and pick.integer(0, 4) == 0,
+                yields=pick.integer(0, 2) if with_hooks else 0,
+                wants_container=pick.integer(0, 15) == 0,
+                extras=tuple(
+                    (pick.integer(0, len(deps)), EXTRAS[pick.integer(0, 2)])
+                    for _ in range(pick.integer(0, 2))
+                ),
+            )
+        )
+    return Drawn(tuple(specs), tuple(pick.permutation(size)))
+
+
+@st.composite
+def graphs(
+    draw,
+    *,
+    max_size=30,
+    big=0,
+    kinds=ALL_KINDS,
+    transients=True,
+    max_deps=4,
+    with_hooks=True,
+):
+    """A random DAG of services and a random registration permutation.
+
+    Up to ``max_size`` services every choice is a Hypothesis draw; with
+    ``big``, some examples instead grow up to ``big`` services from a drawn
+    seed, since hundreds of separate draws per example would be slow.
+    """
+    options = {
+        "kinds": kinds,
+        "transients": transients,
+        "max_deps": max_deps,
+        "with_hooks": with_hooks,
+    }
+    if big and draw(st.integers(0, 2)) == 0:
+        size = draw(st.integers(max_size, big))
+        pick = _Seeded(draw(st.integers(0, 2**32 - 1)))
+        return _draw_specs(pick, size, **options)
+    size = draw(st.integers(1, max_size))
+    return _draw_specs(_Drawer(draw), size, **options)
+
+
+class World:
+    """What the services of one example share: the event log and faults.
+
+    ``faults`` maps ``(step, name)`` to ``"raise"``, ``"hang"``,
+    ``"cancel"`` or ``"interrupt"``; steps are ``build``, ``start``,
+    ``stop``, ``teardown`` and ``cancel`` (a run() body being cancelled).
+    """
+
+    def __init__(self, faults=None) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.faults: dict[tuple[str, str], str] = dict(faults or {})
+        self.release = threading.Event()
+        self.interrupt = None
+        self.instances: dict[str, object] = {}
+
+    def record(self, what: str, name: str) -> None:
+        # list.append is atomic, so hooks in worker threads may record.
+        self.events.append((what, name))
+
+    def of(self, *kinds: str) -> list[tuple[str, str]]:
+        return [e for e in self.events if e[0] in kinds]
+
+    def fail_sync(self, step: str, name: str) -> None:
+        mode = self.faults.get((step, name))
+        if mode is None:
+            return
+        if mode == "raise":
+            raise BoomError(f"{step} {name} failed")
+        if mode == "cancel":
+            raise asyncio.CancelledError
+        if mode == "interrupt":
+            # Allowed to finish: the container must then roll it back.
+            self.interrupt()
+            return
+        self.release.wait()
+        raise ReleasedError
+
+    async def fail_async(self, step: str, name: str) -> None:
+        mode = self.faults.get((step, name))
+        if mode is None:
+            return
+        if mode == "raise":
+            raise BoomError(f"{step} {name} failed")
+        if mode == "cancel":
+            raise asyncio.CancelledError
+        if mode == "interrupt":
+            self.interrupt()
+        await asyncio.Event().wait()
+
+
+def _signature(names, *, method):
+    params = [_P("self", _P.POSITIONAL_OR_KEYWORD)] if method else []
+    params += [_P(n, _P.POSITIONAL_OR_KEYWORD) for n in names]
+    return inspect.Signature(params)
+
+
+class Unregistered:
+    """A type no example registers."""
+
+
+DEFAULT = object()
+
+
+def parameters(spec: Spec, dep_keys: dict[str, object]):
+    """The parameters of ``spec``'s provider: its dependencies and extras.
+
+    Returns the signature's parameters (without ``self``), the annotations
+    and what the provider must receive: ``{name: dependency name}``, or
+    ``None`` for an optional parameter nobody provides. Once one parameter
+    has a default, every later one has one too, as Python requires.
+    """
+    slots: list[tuple[str, str]] = [(name, "dep") for name in dep_keys]
+    for number, (position, kind) in enumerate(spec.extras):
+        slots.insert(min(position, len(slots)), (f"x{number}", kind))
+    params, annotations, expected = [], {}, {}
+    defaulted = False
+    for name, kind in slots:
+        defaulted = defaulted or kind in {"default", "unprovided"}
+        default = DEFAULT if defaulted else _P.empty
+        params.append(_P(name, _P.POSITIONAL_OR_KEYWORD, default=default))
+        if kind == "dep":
+            annotations[name] = dep_keys[name]
+            expected[name] = dep_keys[name]
+        elif kind == "unprovided":
+            annotations[name] = Unregistered
+        elif kind == "optional":
+            annotations[name] = Unregistered | None
+            if not defaulted:
+                expected[name] = None
+    return params, annotations, expected
+
+
+def _product(spec: Spec, world: World, dep_keys: dict[str, object]) -> type:
+    """The class of the instance ``spec`` provides, with its hooks."""
+    name = spec.name
+    params, annotations, _ = parameters(spec, dep_keys)
+    names = [p.name for p in params]
+
+    def __init__(self, *args, **kwargs):  # noqa: N807 - becomes __init__
+        world.fail_sync("build", name)
+        world.record("build", name)
+        # By position or by name, each value lands on its parameter's name.
+        self.received = dict(zip(names, args, strict=False)) | kwargs
+        world.instances[name] = self
+
+    __init__.__signature__ = inspect.Signature(
+        [_P("self", _P.POSITIONAL_OR_KEYWORD), *params]
+    )
+    __init__.__annotations__ = annotations
+    namespace = {
+        "__init__": __init__,
+        "__module__": __name__,
+        "__qualname__": name,
+        **_hooks(spec, world),
+    }
+    return type(name, (), namespace)
+
+
+def _start_hook(spec: Spec, world: World):
+    name = spec.name
+
+    def start(self):
+        world.record("begin", name)
+        world.fail_sync("start", name)
+        world.record("start", name)
+
+    async def astart(self):
+        world.record("begin", name)
+        for _ in range(spec.yields):
+            await asyncio.sleep(0)
+        await world.fail_async("start", name)
+        world.record("start", name)
+
+    return start if spec.start == "sync" else astart
+
+
+def _stop_hook(spec: Spec, world: World):
+    name = spec.name
+
+    def stop(self):
+        world.record("stop", name)
+        world.fail_sync("stop", name)
+
+    async def astop(self):
+        world.record("stop", name)
+        for _ in range(spec.yields):
+            await asyncio.sleep(0)
+        await world.fail_async("stop", name)
+
+    return stop if spec.stop == "sync" else astop
+
+
+def _body(spec: Spec, world: World):
+    name = spec.name
+
+    async def run(self):
+        world.record("run", name)
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            world.record("cancel", name)
+            mode = world.faults.get(("cancel", name))
+            if mode == "hang":
+                # Ignores this cancellation; gives in to the next one.
+                await asyncio.Event().wait()
+            if mode == "raise":
+                message = f"cancel {name} failed"
+                raise BoomError(message) from None
+            raise
+
+    return run
+
+
+def _hooks(spec: Spec, world: World) -> dict[str, object]:
+    """The hooks ``spec`` asks for, each recording what happens to it."""
+    hooks: dict[str, object] = {}
+    if spec.start:
+        hooks["start"] = _start_hook(spec, world)
+    if spec.stop:
+        hooks["stop"] = _stop_hook(spec, world)
+    if spec.body:
+        hooks["run"] = _body(spec, world)
+    return hooks
+
+
+def _provider(spec: Spec, world: World, product: type, dep_keys):
+    """The class itself, or a factory of the kind ``spec`` asks for."""
+    if spec.kind == "class":
+        return product
+    name = spec.name
+    if spec.kind == "function":
+
+        def provider(*args, **kwargs):
+            return product(*args, **kwargs)
+
+        returns = product
+    elif spec.kind == "coroutine":
+
+        async def provider(*args, **kwargs):
+            await asyncio.sleep(0)
+            return product(*args, **kwargs)
+
+        returns = product
+    elif spec.kind == "generator":
+
+        def provider(*args, **kwargs):
+            yield product(*args, **kwargs)
+            world.record("teardown", name)
+            world.fail_sync("teardown", name)
+
+        returns = Iterator[product]
+    else:
+
+        async def provider(*args, **kwargs):
+            yield product(*args, **kwargs)
+            world.record("teardown", name)
+            await world.fail_async("teardown", name)
+
+        returns = AsyncIterator[product]
+    provider.__name__ = provider.__qualname__ = f"make_{name.lower()}"
+    params, annotations, _ = parameters(spec, dep_keys)
+    provider.__signature__ = inspect.Signature(params)
+    provider.__annotations__ = {**annotations, "return": returns}
+    return provider
+
+
+class Built:
+    """The classes and providers made from one drawn graph."""
+
+    def __init__(self, drawn: Drawn, world: World, timeouts=None) -> None:
+        self.drawn = drawn
+        self.world = world
+        self.products: list[type] = []
+        self.providers: list[object] = []
+        self.wiring: dict[str, dict[str, object]] = {}
+        timeouts = timeouts or {}
+        self.registry = Registry()
+        for spec in drawn.specs:
+            dep_keys: dict[str, object] = {
+                f"s{d}": self.products[d] for d in spec.deps
+            }
+            if spec.wants_container:
+                dep_keys["container"] = Container
+            self.wiring[spec.name] = parameters(spec, dep_keys)[2]
+            product = _product(spec, world, dep_keys)
+            self.products.append(product)
+            self.providers.append(_provider(spec, world, product, dep_keys))
+        for index in drawn.registration:
+            spec = drawn.specs[index]
+            options = timeouts.get(spec.name, {})
+            self.registry.service(scope=spec.scope, **options)(
+                self.providers[index]
+            )
+
+    def container(self, **options) -> Container:
+        options.setdefault("start_timeout", GENEROUS)
+        options.setdefault("stop_timeout", GENEROUS)
+        return Container(self.registry, **options)
+
+    def names(self, keys) -> list[str]:
+        return [key.__qualname__ for key in keys]
+
+
+def plain(index: int, deps) -> Spec:
+    """A singleton class with no hooks."""
+    return Spec(
+        index, tuple(deps), "class", "singleton", None, None, False, 0, False
+    )
+
+
+def reference_order(drawn: Drawn) -> list[str]:
+    """Kahn's algorithm written plainly: the earliest registered ready one.
+
+    Transients never hold a singleton back (no singleton depends on one),
+    so the order of the singletons alone is the order.
+    """
+    remaining = [
+        drawn.specs[i]
+        for i in drawn.registration
+        if drawn.specs[i].is_singleton
+    ]
+    placed: set[int] = set()
+    order = []
+    while remaining:
+        ready = next(s for s in remaining if placed.issuperset(s.deps))
+        remaining.remove(ready)
+        placed.add(ready.index)
+        order.append(ready.name)
+    return order
+
+
+def ancestors(drawn: Drawn) -> dict[str, set[str]]:
+    """Every service each singleton depends on, directly or not."""
+    found: dict[int, set[int]] = {}
+    for spec in drawn.specs:
+        found[spec.index] = set(spec.deps).union(
+            *(found[d] for d in spec.deps)
+        )
+    return {
+        drawn.specs[i].name: {drawn.specs[a].name for a in found[i]}
+        for i in found
+    }
+
+
+class LogCapture(logging.Handler):
+    """The services the container reports as started and stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.started: list[str] = []
+        self.stopped: list[str] = []
+        self.errors: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        service = getattr(record, "mainspring_service", None)
+        message = record.getMessage()
+        if message.startswith(f"started {service} "):
+            self.started.append(service)
+        elif message.startswith(f"stopped {service} "):
+            self.stopped.append(service)
+        if record.levelno >= logging.ERROR:
+            self.errors.append(record)
+
+
+@contextmanager
+def captured_logs():
+    logger = logging.getLogger("mainspring")
+    handler = LogCapture()
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+def expected_walk(drawn: Drawn, world: World, order, started) -> list:
+    """The stop steps the reverse walk must attempt, given what started.
+
+    For each service, last started first: its run() body is cancelled (if
+    it ever ran), its stop() called, then its generator torn down; a stop
+    that hangs past its budget skips the rest of that service's steps.
+    """
+    ran = {name for what, name in world.events if what == "run"}
+    built = {name for what, name in world.events if what == "build"}
+    walk = []
+    for name in reversed(order):
+        spec = drawn.by_name(name)
+        cut = False
+        if name in started:
+            if name in ran:
+                walk.append(("cancel", name))
+                cut = world.faults.get(("cancel", name)) == "hang"
+            if spec.stop and not cut:
+                walk.append(("stop", name))
+                cut = world.faults.get(("stop", name)) == "hang"
+        if spec.has_teardown and name in built and not cut:
+            walk.append(("teardown", name))
+    return walk
+
+
+def check_starts_follow_dependencies(drawn: Drawn, world: World) -> None:
+    position = {event: i for i, event in enumerate(world.events)}
+    for name, needs in ancestors(drawn).items():
+        begun = position.get(("begin", name))
+        if begun is None:
+            continue
+        for dep in needs:
+            if drawn.by_name(dep).start:
+                assert position[("start", dep)] < begun, (dep, name)
+
+
+def start_then_stop(container: Container, api: str):
+    """Start, then stop, through the sync or the async API.
+
+    Returns the stop's `ShutdownError`, or ``None`` when it raised none.
+    """
+    if api == "sync":
+        container.start()
+        assert list(container.statuses()) == container.order
+        try:
+            container.stop()
+        except ShutdownError as exc:
+            return exc
+        return None
+
+    async def main():
+        await container.astart()
+        # One pass of the loop lets every launched run() body begin.
+        await asyncio.sleep(0)
+        try:
+            await container.astop()
+        except ShutdownError as exc:
+            return exc
+        return None
+
+    return asyncio.run(main())
+
+
+# The start order
+
+
+@settings(max_examples=EXAMPLES * 2)
+@given(graphs(big=300, with_hooks=False, max_deps=5))
+def test_order_is_kahn_with_registration_priority(drawn):
+    """``order`` places the earliest registered of the services now ready."""
+    built = Built(drawn, World())
+
+    order = built.names(built.container().order)
+
+    assert order == reference_order(drawn)
+    position = {name: i for i, name in enumerate(order)}
+    for spec in drawn.singletons:
+        for dep in spec.deps:
+            assert position[f"S{dep}"] < position[spec.name]
+
+
+@settings(max_examples=EXAMPLES)
+@given(graphs(big=120, with_hooks=False), st.randoms())
+def test_order_is_the_same_for_every_way_of_registering(drawn, rnd):
+    """Registries, explicit providers and register() agree on the order."""
+    built = Built(drawn, World())
+    in_order = [built.providers[i] for i in drawn.registration]
+    split = rnd.randint(0, len(in_order))
+    expected = built.names(built.container().order)
+
+    explicit = Container(*in_order)
+    one_by_one = Container(Registry())
+    for provider in in_order:
+        one_by_one.register(provider)
+    half = Registry()
+    for index in drawn.registration[:split]:
+        half.service(scope=drawn.specs[index].scope)(built.providers[index])
+    mixed = Container(half, *in_order[split:])
+
+    class Subclass(Container):
+        pass
+
+    for container in (explicit, one_by_one, mixed, Subclass(*in_order)):
+        assert built.names(container.order) == expected
+    # The same graph made again from new class objects (new hashes).
+    assert built.names(Built(drawn, World()).container().order) == expected
+
+
+@settings(max_examples=EXAMPLES)
+@given(graphs(big=150, with_hooks=False))
+def test_registration_order_is_the_order_when_it_respects_dependencies(
+    drawn,
+):
+    """Registered dependencies first, the start order is registration order."""
+    drawn = Drawn(drawn.specs, tuple(range(len(drawn.specs))))
+
+    order = Built(drawn, World()).container().order
+
+    assert [k.__qualname__ for k in order] == [
+        s.name for s in drawn.singletons
+    ]
+
+
+def test_order_is_the_same_under_every_hash_seed():
+    """Separate processes with different hash seeds compute the same order."""
+    rnd = random.Random(20240601)  # noqa: S311 - not for secrets
+    graphs_ = []
+    for _ in range(6):
+        size = rnd.randint(20, 200)
+        deps = [
+            sorted(rnd.sample(range(i), min(i, rnd.randint(0, 4))))
+            for i in range(size)
+        ]
+        registration = list(range(size))
+        rnd.shuffle(registration)
+        graphs_.append({"deps": deps, "registration": registration})
+    expected = [
+        reference_order(
+            Drawn(
+                tuple(plain(i, d) for i, d in enumerate(g["deps"])),
+                tuple(g["registration"]),
+            )
+        )
+        for g in graphs_
+    ]
+    app = Path(__file__).with_name("_fault_apps.py")
+    src = str(Path(__file__).parents[1] / "src")
+    for seed in ("0", "1", "4242", "random"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": src}
+        result = subprocess.run(
+            [sys.executable, str(app), "order"],
+            input=json.dumps(graphs_),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+
+        assert json.loads(result.stdout) == expected, seed
+
+
+# Starting and stopping
+
+
+@settings(max_examples=EXAMPLES)
+@given(graphs(big=150), st.sampled_from(["sync", "async"]))
+def test_starts_follow_dependencies_and_stop_reverses_order(drawn, api):
+    """Each start() begins after its dependencies' returned; stop reverses."""
+    world = World()
+    built = Built(drawn, world)
+    container = built.container()
+    order = built.names(container.order)
+
+    with captured_logs() as logs:
+        assert start_then_stop(container, api) is None
+
+    singletons = {s.name for s in drawn.singletons}
+    builds = [name for what, name in world.events if what == "build"]
+    assert sorted(builds) == sorted(singletons)
+    first_begin = next(
+        (i for i, (what, _) in enumerate(world.events) if what == "begin"),
+        len(world.events),
+    )
+    assert len(world.of("build")) <= first_begin
+    check_starts_follow_dependencies(drawn, world)
+    with_start = [s.name for s in drawn.singletons if s.start]
+    assert sorted(n for _, n in world.of("start")) == sorted(with_start)
+    assert sorted(logs.started) == sorted(order)
+    assert logs.stopped == order[::-1]
+    assert world.of("cancel", "stop", "teardown") == expected_walk(
+        drawn, world, order, set(order)
+    )
+    for spec in drawn.singletons:
+        check_wiring(built, spec, container)
+
+
+def check_wiring(built: Built, spec: Spec, container: Container) -> None:
+    """Each parameter got its shared dependency, ``None``, or was left out."""
+    received = built.world.instances[spec.name].received
+    expected = built.wiring[spec.name]
+    assert set(received) == set(expected), spec
+    for param, key in expected.items():
+        if key is None:
+            assert received[param] is None
+        elif key is Container:
+            assert received[param] is container
+        else:
+            assert received[param] is built.world.instances[key.__qualname__]
+
+
+# Faults
+
+
+START_FAULTS = ("raise", "hang", "cancel", "interrupt", "build")
+
+
+def start_and_fail(container: Container, api: str, world: World):
+    """Start, expecting a failure; return what start raised."""
+    if api == "sync":
+        with pytest.raises(StartupError) as info:
+            container.start()
+        return info.value
+
+    async def main():
+        task = asyncio.ensure_future(container.astart())
+        loop = asyncio.get_running_loop()
+        world.interrupt = functools.partial(
+            loop.call_soon_threadsafe, task.cancel
+        )
+        try:
+            await task
+        except (StartupError, asyncio.CancelledError) as exc:
+            return exc
+        pytest.fail("start did not fail")
+
+    return asyncio.run(main())
+
+
+def with_start_hook(drawn: Drawn, target: Spec, hook: str):
+    """``drawn`` with ``target`` given a start() hook of the kind ``hook``."""
+    specs = list(drawn.specs)
+    specs[target.index] = Spec(**{**target.__dict__, "start": hook})
+    return Drawn(tuple(specs), drawn.registration), specs[target.index]
+
+
+def startup_message(mode: str, name: str) -> str:
+    stopped = "; started services were stopped"
+    return {
+        "raise": f"{name} failed to start: BoomError: start {name} failed"
+        f"{stopped}",
+        "hang": f"{name} did not start within {HANG}s{stopped}",
+        "cancel": f"{name} failed to start: CancelledError{stopped}",
+        "build": f"{name} could not be built: BoomError: build {name} failed",
+    }[mode]
+
+
+def check_startup_error(error, mode: str, key: type, rollback) -> None:
+    """The error names the failed service and keeps rollback failures."""
+    if mode == "interrupt":
+        assert isinstance(error, asyncio.CancelledError)
+        return
+    assert error.service is key
+    assert str(error) == startup_message(mode, key.__qualname__)
+    assert [str(e) for e in error.rollback_errors] == rollback
+    notes = [f"during rollback: BoomError: {m}" for m in rollback]
+    assert getattr(error, "__notes__", []) == notes
+    if mode in {"raise", "build"}:
+        assert isinstance(error.__cause__, BoomError)
+
+
+@settings(max_examples=EXAMPLES * 2)
+@given(graphs(big=100), st.data())
+def test_a_failed_start_rolls_back_exactly_what_started(drawn, data):
+    """One start fails: the started ones stop in reverse, generators end."""
+    if not drawn.singletons:
+        return
+    mode = data.draw(st.sampled_from(START_FAULTS), label="mode")
+    target = data.draw(st.sampled_from(drawn.singletons), label="target")
+    if mode != "build" and not target.start:
+        # The faulty service needs a start() to fail in.
+        hook = data.draw(st.sampled_from(["sync", "async"]), label="hook")
+        drawn, target = with_start_hook(drawn, target, hook)
+    api = (
+        "async"
+        if mode == "interrupt"
+        else data.draw(st.sampled_from(["sync", "async"]), label="api")
+    )
+    stoppable = [s.name for s in drawn.singletons if s.stop]
+    failing_stops = data.draw(
+        st.sets(st.sampled_from(stoppable or ["-"])),
+        label="stops failing during rollback",
+    )
+    faults = {("stop", name): "raise" for name in failing_stops}
+    if mode == "build":
+        faults[("build", target.name)] = "raise"
+    else:
+        faults[("start", target.name)] = mode
+    timeouts = {target.name: {"start_timeout": HANG}} if mode == "hang" else {}
+    world = World(faults)
+    built = Built(drawn, world, timeouts)
+    container = built.container()
+    order = built.names(container.order)
+
+    with captured_logs() as logs:
+        try:
+            error = start_and_fail(container, api, world)
+        finally:
+            world.release.set()
+
+    started = set(logs.started)
+    event(f"mode: {mode}")
+    event(f"started: {'some' if started else 'none'}")
+    note(f"order={order} started={logs.started} events={world.events}")
+    hooked = {s.name for s in drawn.singletons if s.start}
+    assert started & hooked == {n for _, n in world.of("start")}
+    assert target.name not in started or mode == "interrupt"
+    if mode == "build":
+        assert not world.of("begin")
+    assert logs.stopped == [n for n in reversed(order) if n in started]
+    walk = world.of("cancel", "stop", "teardown")
+    assert walk == expected_walk(drawn, world, order, started)
+    generators = {
+        n for _, n in world.of("build") if drawn.by_name(n).has_teardown
+    }
+    assert {n for _, n in world.of("teardown")} == generators
+    rollback = [
+        f"stop {n} failed" for _, n in world.of("stop") if n in failing_stops
+    ]
+    check_startup_error(error, mode, built.products[target.index], rollback)
+    # The container is done: stop does nothing, start is refused.
+    events = list(world.events)
+    container.stop()
+    assert world.events == events
+    with pytest.raises(StateError):
+        container.start()
+
+
+@settings(max_examples=EXAMPLES)
+@given(graphs(big=100), st.sampled_from(["sync", "async"]), st.data())
+def test_failed_stops_are_collected_and_every_other_step_runs(
+    drawn, api, data
+):
+    """Stops and teardowns that fail are all reported; the rest still run."""
+    steps = [("stop", s.name) for s in drawn.singletons if s.stop]
+    steps += [("teardown", s.name) for s in drawn.singletons if s.has_teardown]
+    bodies = [("cancel", s.name) for s in drawn.singletons if s.body]
+    faults = data.draw(
+        st.dictionaries(
+            st.sampled_from(steps or [("stop", "-")]),
+            st.sampled_from(["raise", "hang"]),
+            max_size=3,
+        ),
+        label="faults",
+    )
+    # A body that ignores its cancellation stays pending until the loop
+    # ends: only asyncio.run() cancels it again at the end.
+    body_faults = ["raise", "hang"] if api == "async" else ["raise"]
+    faults |= data.draw(
+        st.dictionaries(
+            st.sampled_from(bodies or [("cancel", "-")]),
+            st.sampled_from(body_faults),
+            max_size=2,
+        ),
+        label="bodies failing",
+    )
+    timeouts = {}
+    for (step, name), mode in faults.items():
+        if mode == "hang":
+            budget = TEARDOWN_HANG if step == "teardown" else HANG
+            current = timeouts.get(name, {}).get("stop_timeout", budget)
+            timeouts[name] = {"stop_timeout": min(budget, current)}
+    world = World(faults)
+    built = Built(drawn, world, timeouts)
+    container = built.container()
+    order = built.names(container.order)
+
+    with captured_logs():
+        try:
+            error = start_then_stop(container, api)
+        finally:
+            world.release.set()
+
+    note(f"order={order} events={world.events}")
+    walk = world.of("cancel", "stop", "teardown")
+    assert walk == expected_walk(drawn, world, order, set(order))
+    failures = []
+    verbs = {
+        "cancel": "cancelling run() of",
+        "stop": "stopping",
+        "teardown": "tearing down",
+    }
+    for step, name in walk:
+        mode = faults.get((step, name))
+        if mode == "raise":
+            failures.append(
+                (name, f"{step} {name} failed", f"while {verbs[step]} {name}")
+            )
+        elif mode == "hang":
+            budget = timeouts[name]["stop_timeout"]
+            failures.append(
+                (name, f"{name} did not stop within {budget}s", None)
+            )
+    event(f"failures reported: {min(len(failures), 3)}+")
+    if not failures:
+        assert error is None
+        return
+    assert isinstance(error, ShutdownError)
+    assert [k.__qualname__ for k in error.services] == [f[0] for f in failures]
+    assert [str(e) for e in error.exceptions] == [f[1] for f in failures]
+    for member, (_, _, tag) in zip(error.exceptions, failures, strict=True):
+        if tag is None:
+            assert isinstance(member, TimeoutError)
+        else:
+            assert isinstance(member, BoomError)
+            assert tag in member.__notes__
+    names = ", ".join(dict.fromkeys(f[0] for f in failures))
+    assert error.message == f"stopping left failures in {names}"
+
+
+def test_a_failing_body_is_logged_with_its_service():
+    """The ERROR record of a failed run() body names the service."""
+
+    class Failing:
+        async def run(self):
+            message = "body failed"
+            raise BoomError(message)
+
+    container = Container(Failing)
+
+    async def main():
+        await container.astart()
+        # The body runs, fails, and its end is reported, one pass each.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        with pytest.raises(ShutdownError):
+            await container.astop()
+
+    with captured_logs() as logs:
+        asyncio.run(main())
+
+    (record,) = logs.errors
+    name = Failing.__qualname__
+    assert record.getMessage() == f"{name}.run() failed"
+    assert record.mainspring_service == name
+    assert isinstance(record.exc_info[1], BoomError)
+
+
+# Overrides
+
+
+def dependents_of(drawn: Drawn, index: int) -> set[int]:
+    """``index`` and every service that depends on it, directly or not."""
+    found = {index}
+    for spec in drawn.specs[index + 1 :]:
+        if found.intersection(spec.deps):
+            found.add(spec.index)
+    return found
+
+
+def replacement_for(how: str, world: World, deps: dict[str, type]):
+    """A replacement of the kind ``how``, and the class of what it makes."""
+
+    def __init__(self, *args):  # noqa: N807 - becomes __init__
+        world.record("build", "R")
+        self.received = dict(zip(deps, args, strict=True))
+
+    __init__.__signature__ = _signature(list(deps), method=True)
+    __init__.__annotations__ = dict(deps)
+    made = type("R", (), {"__init__": __init__, "__qualname__": "R"})
+    if how == "instance":
+        return made.__new__(made), made
+    if how == "class":
+        return made, made
+    if how == "function":
+
+        def make_r(*args):
+            return made(*args)
+
+        returns = made
+    else:
+
+        def make_r(*args):
+            yield made(*args)
+            world.record("teardown", "R")
+
+        returns = Iterator[made]
+    make_r.__signature__ = _signature(list(deps), method=False)
+    make_r.__annotations__ = {**deps, "return": returns}
+    return make_r, made
+
+
+def draw_replacement(data, drawn: Drawn, built: Built, target: Spec):
+    """A replacement for ``target``, of a kind its scope allows."""
+    kinds = ["instance", "class", "function"]
+    if target.is_singleton:
+        kinds.append("generator")
+    how = data.draw(st.sampled_from(kinds), label="replacement")
+    # The replacement may need services the original did not, as long as
+    # that makes no cycle and no singleton needs a transient.
+    stale = dependents_of(drawn, target.index)
+    usable = [
+        s
+        for s in drawn.specs
+        if s.index not in stale and (s.is_singleton or not target.is_singleton)
+    ]
+    needs = data.draw(
+        st.lists(st.sampled_from(usable), max_size=2, unique=True)
+        if usable and how != "instance"
+        else st.just([]),
+        label="replacement needs",
+    )
+    deps = {f"s{s.index}": built.products[s.index] for s in needs}
+    replacement, made = replacement_for(how, built.world, deps)
+    return how, replacement, made
+
+
+def check_dependents(drawn, target, made, inside, after) -> None:
+    """Inside the block they got the replacement, after it the original."""
+    param = f"s{target.index}"
+    key = type(after[target.name])
+    for spec in drawn.specs:
+        if target.index not in spec.deps:
+            continue
+        assert type(inside[spec.name].received[param]) is made
+        assert type(after[spec.name].received[param]) is key
+        if target.is_singleton:
+            assert inside[spec.name].received[param] is inside[target.name]
+
+
+def check_kept_or_rebuilt(drawn, stale, before, inside, after) -> None:
+    """Singletons that used the replacement are rebuilt; others are kept."""
+    for spec in drawn.singletons:
+        if spec.index in stale:
+            assert after[spec.name] is not inside[spec.name]
+        else:
+            assert after[spec.name] is inside[spec.name]
+        if spec.name in before:
+            assert after[spec.name] is before[spec.name]
+
+
+@settings(max_examples=EXAMPLES * 2)
+@given(graphs(max_size=25, kinds=SYNC_KINDS, with_hooks=False), st.data())
+def test_an_override_is_undone_after_its_block_and_stays_in_its_container(
+    drawn, data
+):
+    """Inside the block dependents get the replacement; after it, nothing."""
+    world = World()
+    built = Built(drawn, world)
+    target = data.draw(st.sampled_from(drawn.specs), label="target")
+    key = built.products[target.index]
+    stale = dependents_of(drawn, target.index)
+    how, replacement, made = draw_replacement(data, drawn, built, target)
+    validate_first = data.draw(st.booleans(), label="validate first")
+    fresh = [s for s in drawn.specs if s.index not in stale]
+    early = data.draw(
+        st.lists(st.sampled_from(fresh), unique=True)
+        if fresh
+        else st.just([]),
+        label="built before the block",
+    )
+    c1, c2 = built.container(), built.container()
+    if validate_first:
+        assert c1.order == c2.order
+    before = {s.name: c1.get(built.products[s.index]) for s in early}
+
+    with c1.override(key, replacement):
+        inside = {s.name: c1.get(built.products[s.index]) for s in drawn.specs}
+        assert type(c2.get(key)) is key
+        teardowns_inside = len(world.of("teardown"))
+
+    evicted = [n for _, n in world.of("teardown")][teardowns_inside:]
+    after = {s.name: c1.get(built.products[s.index]) for s in drawn.specs}
+
+    if how == "instance":
+        assert inside[target.name] is replacement
+    assert type(inside[target.name]) is made
+    assert type(after[target.name]) is key
+    check_dependents(drawn, target, made, inside, after)
+    check_kept_or_rebuilt(drawn, stale, before, inside, after)
+    expected_evicted = {
+        drawn.specs[i].name
+        for i in stale - {target.index}
+        if drawn.specs[i].has_teardown
+    } | ({"R"} if how == "generator" else set())
+    assert sorted(evicted) == sorted(expected_evicted)
+    assert not c1._overrides
+    # Every instance a generator made, in either container, is torn down.
+    c1.stop()
+    c2.stop()
+    generator_made = [
+        n
+        for _, n in world.of("build")
+        if (n == "R" and how == "generator")
+        or (n != "R" and drawn.by_name(n).has_teardown)
+    ]
+    assert sorted(n for _, n in world.of("teardown")) == sorted(generator_made)
+
+
+@settings(max_examples=EXAMPLES)
+@given(graphs(max_size=20, kinds=SYNC_KINDS, with_hooks=False), st.data())
+def test_constructor_overrides_never_reach_another_container(drawn, data):
+    """``Container(overrides=...)`` changes that container only."""
+    world = World()
+    built = Built(drawn, world)
+    targets = data.draw(
+        st.lists(st.sampled_from(drawn.specs), min_size=1, unique=True),
+        label="targets",
+    )
+    replacements = {built.products[s.index]: object() for s in targets}
+
+    overridden = built.container(overrides=replacements)
+    plain_ = built.container()
+
+    for spec in drawn.specs:
+        key = built.products[spec.index]
+        if key in replacements:
+            assert overridden.get(key) is replacements[key]
+        assert type(plain_.get(key)) is key
+    later = built.container()
+    assert all(type(later.get(k)) is k for k in replacements)
+    overridden.stop()
+    plain_.stop()
+    later.stop()
+
+
+class Lookalike:
+    """A replacement that equals every other lookalike: only identity tells."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Lookalike)
+
+    def __hash__(self) -> int:
+        return 0
+
+
+@settings(max_examples=EXAMPLES)
+@given(graphs(max_size=12, kinds=SYNC_KINDS, with_hooks=False), st.data())
+def test_nested_overrides_unwind_one_block_at_a_time(drawn, data):
+    """Leaving each nested block restores exactly what the outer one set."""
+    built = Built(drawn, World())
+    layers = data.draw(
+        st.lists(st.sampled_from(drawn.specs), min_size=1, max_size=6),
+        label="overridden, outermost first",
+    )
+    container = built.container()
+    stack = []
+    for spec in layers:
+        key = built.products[spec.index]
+        replacement = Lookalike()
+        block = container.override(key, replacement)
+        block.__enter__()
+        stack.append((key, replacement, block))
+
+    while True:
+        for key in {k for k, _, _ in stack} | set(built.products):
+            current = [r for k, r, _ in stack if k is key]
+            got = container.get(key)
+            if current:
+                assert got is current[-1]
+            else:
+                assert type(got) is key
+        if not stack:
+            break
+        stack.pop()[2].__exit__(None, None, None)
+    container.stop()
