@@ -399,41 +399,35 @@ class Lifecycle:
 
     def statuses(self) -> dict[object, BaseException | None]:
         """See Container.statuses."""
-        results, pending = self._check(self._container.graph())
-        if not pending:
-            return results
-        loop = self._running_on()
-        if _running_loop() is loop:
-            names = ", ".join(describe(k) for k in pending)
-            message = (
-                f"the status() of {names} is async; inside the event loop, "
-                "use 'await container.astatuses()'"
-            )
-            raise StateError(message)
-        checked = asyncio.run_coroutine_threadsafe(
-            _check_all(pending), loop
-        ).result()
-        results.update(checked)
+        results, sync, pending = self._checks(self._container.graph())
+        for key, hook in sync.items():
+            # Like every sync hook, in a worker thread: never in the
+            # caller's thread, which may be the loop's.
+            results[key] = workers.submit(
+                functools.partial(status_of, hook)
+            ).result()
+        if pending:
+            loop = self._running_on()
+            if _running_loop() is loop:
+                names = ", ".join(describe(k) for k in pending)
+                message = (
+                    f"the status() of {names} is async; inside the event "
+                    "loop, use 'await container.astatuses()'"
+                )
+                raise StateError(message)
+            checked = asyncio.run_coroutine_threadsafe(
+                _check_all(pending), loop
+            ).result()
+            results.update(checked)
         return results
 
     async def astatuses(self) -> dict[object, BaseException | None]:
         """See Container.astatuses."""
-        graph = self._container.graph()
-        results: dict[object, BaseException | None] = {}
-        pending: dict[object, Callable[[], Any]] = {}
-        for key in graph.order:
-            if not self.is_running(key):
-                results[key] = self._not_running(key)
-                continue
-            hook = hook_of(self._container.instance(key), "status")
-            if hook is None:
-                results[key] = None
-            elif is_async(hook):
-                pending[key] = hook
-            else:
-                results[key] = await asyncio.wrap_future(
-                    workers.submit(functools.partial(status_of, hook))
-                )
+        results, sync, pending = self._checks(self._container.graph())
+        for key, hook in sync.items():
+            results[key] = await asyncio.wrap_future(
+                workers.submit(functools.partial(status_of, hook))
+            )
         if pending:
             loop = self._running_on()
             if loop is asyncio.get_running_loop():
@@ -444,7 +438,7 @@ class Lifecycle:
                 )
                 checked = await asyncio.wrap_future(future)
                 results.update(checked)
-        return {key: results[key] for key in graph.order}
+        return results
 
     def _running_on(self) -> asyncio.AbstractEventLoop:
         """The loop the services run on (only asked while they run)."""
@@ -453,30 +447,31 @@ class Lifecycle:
             raise StateError(message)
         return self.loop
 
-    def _check(
+    def _checks(
         self, graph: Graph
     ) -> tuple[
-        dict[object, BaseException | None], dict[object, Callable[[], Any]]
+        dict[object, BaseException | None],
+        dict[object, Callable[[], Any]],
+        dict[object, Callable[[], Any]],
     ]:
+        """Sort the services for a health check.
+
+        Returns the results known already (``None`` placeholders, in start
+        order, and `NotRunningError` for services not running), then the
+        sync and the async ``status()`` hooks still to run.
+        """
         results: dict[object, BaseException | None] = {}
+        sync: dict[object, Callable[[], Any]] = {}
         pending: dict[object, Callable[[], Any]] = {}
         for key in graph.order:
             if not self.is_running(key):
                 results[key] = self._not_running(key)
                 continue
+            results[key] = None
             hook = hook_of(self._container.instance(key), "status")
-            if hook is None:
-                results[key] = None
-            elif is_async(hook):
-                results[key] = None  # filled in by the caller, in order
-                pending[key] = hook
-            else:
-                # Like every sync hook, in a worker thread: never in the
-                # caller's thread, which may be the loop's.
-                results[key] = workers.submit(
-                    functools.partial(status_of, hook)
-                ).result()
-        return results, pending
+            if hook is not None:
+                (pending if is_async(hook) else sync)[key] = hook
+        return results, sync, pending
 
     # The sync API: a private loop in a background thread.
 
