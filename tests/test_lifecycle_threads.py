@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from _lifecycle_support import PATIENCE, wait_in_thread
-from mainspring import _threads
+from mainspring import Container, NotRunningError, _threads
 from mainspring._threads import LoopThread, Workers
 
 
@@ -188,3 +188,123 @@ def test_the_loop_thread_raises_what_the_coroutine_raised():
         loop_thread.close()
 
     assert caught.value is error
+
+
+_reached = threading.Event()
+
+
+class _InterruptedAfterScheduling(LoopThread):
+    """A loop thread whose caller is interrupted before it begins to wait.
+
+    The interrupt comes once the loop has reached a point that sets
+    `_reached` (a hook that then waits), but before the calling thread has
+    begun its own wait for the result: where a Ctrl-C lands when the loop
+    thread runs ahead of the caller.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        schedule = self.loop.call_soon_threadsafe
+        interrupted = []
+
+        def schedule_then_interrupt(callback, *args):
+            handle = schedule(callback, *args)
+            if not interrupted:
+                interrupted.append(True)
+                wait_in_thread(_reached, "the loop to reach the hook")
+                raise KeyboardInterrupt
+            return handle
+
+        self.loop.call_soon_threadsafe = schedule_then_interrupt
+
+
+@pytest.fixture
+def reached():
+    _reached.clear()
+    yield _reached
+    _reached.clear()
+
+
+def test_an_interrupt_before_the_wait_still_cancels_the_coroutine(reached):
+    """call() cancels and awaits a coroutine that it had just scheduled."""
+    loop_thread = _InterruptedAfterScheduling()
+    unwound = threading.Event()
+
+    async def serve():
+        reached.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            unwound.set()
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop_thread.call(serve())
+    finally:
+        loop_thread.close()
+
+    assert unwound.is_set()
+
+
+def test_an_interrupt_before_the_wait_rolls_a_start_back(monkeypatch, reached):
+    """The services that started before the interrupt are stopped."""
+    stopped = []
+
+    class Settings:
+        def stop(self):
+            stopped.append("Settings")
+
+    class Api:
+        def __init__(self, settings: Settings):
+            self.settings = settings
+
+        async def start(self):
+            reached.set()
+            await asyncio.Event().wait()
+
+    monkeypatch.setattr(
+        "mainspring._lifecycle.LoopThread", _InterruptedAfterScheduling
+    )
+    container = Container(Settings, Api)
+
+    with pytest.raises(KeyboardInterrupt):
+        container.start()
+
+    assert stopped == ["Settings"]
+
+
+def test_an_interrupt_just_after_the_start_stops_every_service(monkeypatch):
+    """A start that finished as Ctrl-C arrived is stopped, not abandoned."""
+    stopped = []
+
+    class Settings:
+        def stop(self):
+            stopped.append("Settings")
+
+    class Api:
+        def __init__(self, settings: Settings):
+            self.settings = settings
+
+        async def stop(self):
+            stopped.append("Api")
+
+    class InterruptedOnReturn(LoopThread):
+        calls = 0
+
+        def call(self, coroutine):
+            result = super().call(coroutine)
+            InterruptedOnReturn.calls += 1
+            if InterruptedOnReturn.calls == 1:
+                raise KeyboardInterrupt
+            return result
+
+    monkeypatch.setattr(
+        "mainspring._lifecycle.LoopThread", InterruptedOnReturn
+    )
+    container = Container(Settings, Api)
+
+    with pytest.raises(KeyboardInterrupt):
+        container.start()
+
+    assert stopped == ["Api", "Settings"]
+    assert isinstance(container.statuses()[Api], NotRunningError)

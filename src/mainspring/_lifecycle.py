@@ -483,7 +483,13 @@ class Lifecycle:
         try:
             thread.call(self.astart())
         except BaseException:
-            thread.close()
+            try:
+                if self.phase is Phase.RUNNING:
+                    # An interrupt that reached this thread just after the
+                    # start finished: stop what it started before leaving.
+                    thread.call(self.astop())
+            finally:
+                thread.close()
             raise
         self._thread = thread
 

@@ -137,10 +137,19 @@ class LoopThread:
             tasks.append(task)
 
         def cancel() -> None:
-            tasks[0].cancel()
+            # Callbacks run in the order they were scheduled, so a launch
+            # that was scheduled has run; none was if the interrupt came
+            # before call_soon_threadsafe could schedule it.
+            if tasks:
+                tasks[0].cancel()
+            else:
+                coroutine.close()
+                done.set()
 
-        self.loop.call_soon_threadsafe(launch)
         try:
+            # Inside the try: the loop may reach a hook that waits for the
+            # interrupt before this thread gets to its first wait.
+            self.loop.call_soon_threadsafe(launch)
             done.wait()
         except KeyboardInterrupt:
             self.loop.call_soon_threadsafe(cancel)
