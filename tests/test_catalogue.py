@@ -1034,12 +1034,6 @@ def test_a_mock_with_a_spec_may_stand_in_for_its_class():
     assert container.get(Cache) is fake
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="get() is the cache dict's own __getitem__, for speed, so an "
-    "unhashable key fails while hashing, before mainspring can say what "
-    "is wrong; aget() explains it",
-)
 def test_an_unhashable_key_is_explained_by_get():
     """``get([...])`` says that a list is not a type."""
     with pytest.raises(TypeError, match="is not a type"):

@@ -8,6 +8,7 @@ import pytest
 from mainspring import (
     Container,
     InvalidProviderError,
+    Registry,
     StateError,
     UnknownServiceError,
 )
@@ -107,9 +108,8 @@ def test_explain_shows_the_generated_maker_of_a_transient() -> None:
 
     assert text == (
         "def make():\n"
-        "    request = Request(c[Pool], c[Settings])\n"
-        "    request_2 = Request(c[Pool], c[Settings])\n"
-        "    return Handler(request, request_2)\n"
+        "    return Handler(Request(c[Pool], c[Settings]), "
+        "Request(c[Pool], c[Settings]))\n"
     )
 
 
@@ -190,3 +190,101 @@ def test_get_after_stop_is_a_state_error_for_transients_too() -> None:
 
     with pytest.raises(StateError, match="the container has stopped"):
         container.get(Handler)
+
+
+def many_transients(count: int) -> tuple[Container, list[type]]:
+    """A container of ``count`` transients over one singleton."""
+    container = Container(Settings)
+    kinds = []
+    for index in range(count):
+
+        def init(self, settings):
+            self.settings = settings
+
+        init.__annotations__ = {"settings": Settings}
+        kind = type(f"Request{index}", (), {"__init__": init})
+        container.register(kind, scope="transient")
+        kinds.append(kind)
+    return container, kinds
+
+
+def test_get_carries_the_first_transients_asked_for_inline() -> None:
+    """The first eight transients are made inside get; more still work."""
+    container, kinds = many_transients(10)
+
+    made = [(container.get(kind), container.get(kind)) for kind in kinds]
+    source = container._get.source()
+
+    for kind, (first, second) in zip(kinds, made, strict=True):
+        assert type(first) is kind
+        assert first is not second
+        assert first.settings is second.settings is container.get(Settings)
+    for index in range(8):
+        assert f"    if key is Request{index}:\n" in source
+    assert "Request8" not in source
+    assert "Request9" not in source
+
+
+def test_get_forgets_inlined_bodies_when_an_override_ends() -> None:
+    """Inside the block get makes the replacement; after it, the original."""
+    container = transient_container()
+
+    class FakeRequest:
+        pass
+
+    with container.override(Request, FakeRequest):
+        inside = container.get(Handler)
+    after = container.get(Handler)
+
+    assert type(inside.first) is FakeRequest
+    assert type(after.first) is Request
+    assert "FakeRequest" not in container._get.source()
+
+
+def test_aget_carries_async_transients_inline() -> None:
+    """The async entry point makes a transient over an async singleton."""
+    container = Container(Settings, client)
+
+    class Call:
+        def __init__(self, client: Client) -> None:
+            self.client = client
+
+    container.register(Call, scope="transient")
+
+    async def twice() -> tuple[Call, Call]:
+        return await container.aget(Call), await container.aget(Call)
+
+    first, second = asyncio.run(twice())
+
+    assert first is not second
+    assert first.client is second.client
+    assert "    if key is Call:\n" in container._aget.source()
+
+
+def test_deep_transient_trees_spill_into_local_variables() -> None:
+    """Past a nesting depth, the maker holds instances in variables."""
+    container = Container(Registry())
+    previous = None
+    for index in range(40):
+        if previous is None:
+
+            def init(self):
+                self.previous = None
+
+        else:
+
+            def init(self, previous):
+                self.previous = previous
+
+            init.__annotations__ = {"previous": previous}
+        previous = type(f"Link{index}", (), {"__init__": init})
+        container.register(previous, scope="transient")
+
+    text = container.explain(previous)
+    made = container.get(previous)
+
+    assert text.count(" = ") == 2
+    depth = 0
+    while made.previous is not None:
+        made, depth = made.previous, depth + 1
+    assert depth == 39

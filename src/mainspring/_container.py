@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from typing_extensions import TypeForm
 
 from mainspring._compile import (
+    Entry,
     compile_maker,
     first_async,
     singleton_source,
+    singletons_read,
     source,
 )
 from mainspring._generators import finish_generator
@@ -109,11 +111,20 @@ class Container:
         self._graph: Graph | None = None
         self._makers: dict[object, Callable[[], Any]] = {}
         self._amakers: dict[object, Callable[[], Any]] = {}
-        self._cache = _Cache(self._makers, self._missing)
+        self._cache: dict[Any, Any] = {}
+        # The hot path: generated functions that make the first transients
+        # asked for inline, return a built singleton from the cache, and
+        # send anything else to _missing (see _compile.Entry).
+        self._get = Entry(
+            self._cache, self._missing, self._missing, is_async=False
+        )
+        self._aget = Entry(
+            self._cache, self._amissing, self._abuild_key, is_async=True
+        )
         if type(self).get is Container.get:
-            # The hot path: a built singleton is one dict lookup in C, and
-            # anything else reaches _missing through __missing__.
-            self.__dict__["get"] = self._cache.__getitem__
+            self.__dict__["get"] = self._get.function
+        if type(self).aget is Container.aget:
+            self.__dict__["aget"] = self._aget.function
         self._locks: dict[object, threading.RLock] = {}
         self._pending: dict[object, concurrent.futures.Future[None]] = {}
         self._record_lock = threading.Lock()
@@ -238,6 +249,8 @@ class Container:
                 self._locks.setdefault(key, threading.RLock())
         self._makers.clear()
         self._amakers.clear()
+        self._get.reset(graph)
+        self._aget.reset(graph)
         self._graph = graph
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("start order: %s", describe_path(graph.order))
@@ -302,10 +315,10 @@ class Container:
                 start the container first) or the container has stopped.
             MissingDependencyError: Or another validation error, on first use.
         """
-        # Each container binds its own ``get`` to the cache's __getitem__
-        # (see __init__), so this body runs only for subclasses that
-        # override get and call it through super().
-        return self._cache[key]  # type: ignore[no-any-return]
+        # Each container has its own generated ``get`` (see __init__), so
+        # this body runs only for subclasses that override get and call it
+        # through super().
+        return self._get.function(key)  # type: ignore[no-any-return]
 
     async def aget(self, key: TypeForm[_T]) -> _T:
         """Return the instance for ``key``, awaiting async factories.
@@ -313,16 +326,8 @@ class Container:
         The async twin of `get`: concurrent calls from many tasks still
         build a singleton once.
         """
-        try:
-            instance = self._cache.get(key, _MISSING)
-        except TypeError:  # unhashable: _aresolve unwraps it or says why
-            return await self._aresolve(key)  # type: ignore[no-any-return]
-        if instance is not _MISSING:
-            return instance  # type: ignore[no-any-return]
-        maker = self._amakers.get(key)
-        if maker is not None:
-            return await maker()  # type: ignore[no-any-return]
-        return await self._aresolve(key)  # type: ignore[no-any-return]
+        # Like get: the generated function, here for subclasses only.
+        return await self._aget.function(key)  # type: ignore[no-any-return]
 
     def _lookup(self, key: object) -> tuple[object, Graph, Node]:
         key = check_key(key)
@@ -459,25 +464,41 @@ class Container:
 
     def _maker(self, key: object, graph: Graph) -> Callable[[], Any]:
         maker = self._makers.get(key)
-        if maker is None:
-            # The singletons under a transient count too: refuse before the
-            # generated code has built any of them.
-            node = first_async(key, graph)
-            if node is not None:
-                raise _needs_await(key, node)
-            maker = compile_maker(
-                key, graph, self._cache, self._missing, is_async=False
-            )
-            self._makers[key] = maker
+        if maker is not None:
+            return maker
+        # The singletons under a transient count too: refuse before the
+        # generated code has built any of them.
+        node = first_async(key, graph)
+        if node is not None:
+            raise _needs_await(key, node)
+        # The maker reads its singletons straight from the cache, so they
+        # are built first.
+        read = singletons_read(key, graph)
+        for dep in read:
+            if dep not in self._cache:
+                self.build(dep, graph)
+        maker = compile_maker(
+            key, graph, self._cache, self._missing, is_async=False
+        )
+        with self._lock:
+            # Kept only while its graph is in force and what it reads is
+            # still there; an override that ended meanwhile evicted it.
+            if self._graph is graph and all(d in self._cache for d in read):
+                self._makers[key] = maker
+                self._get.inline(key, graph)
         return maker
 
     def _amaker(self, key: object, graph: Graph) -> Callable[[], Any]:
         maker = self._amakers.get(key)
-        if maker is None:
-            maker = compile_maker(
-                key, graph, self._cache, self._abuild_key, is_async=True
-            )
-            self._amakers[key] = maker
+        if maker is not None:
+            return maker
+        maker = compile_maker(
+            key, graph, self._cache, self._abuild_key, is_async=True
+        )
+        with self._lock:
+            if self._graph is graph:
+                self._amakers[key] = maker
+                self._aget.inline(key, graph)
         return maker
 
     async def _abuild_key(self, key: object) -> Any:
@@ -492,6 +513,16 @@ class Container:
         if maker is not None:
             return maker()
         return self._resolve(key)
+
+    async def _amissing(self, key: object) -> Any:
+        """The async twin of `_missing`."""
+        try:
+            maker = self._amakers.get(key)
+        except TypeError:
+            maker = None
+        if maker is not None:
+            return await maker()
+        return await self._aresolve(key)
 
     def explain(self, key: TypeForm[Any]) -> str:
         """Show the code that makes ``key``: what `get` runs for it.
@@ -634,6 +665,8 @@ class Container:
             # by the check in _lookup, instead of still being made.
             self._makers.clear()
             self._amakers.clear()
+            self._get.reset(None)
+            self._aget.reset(None)
 
     def is_built(self, key: object) -> bool:
         """Tell whether the singleton ``key`` has been built."""
@@ -752,32 +785,8 @@ class Container:
         await self.astop()
 
 
-_MISSING: Any = object()
-
-
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
-class _Cache(dict[Any, Any]):
-    """Built singletons by key; a miss makes a transient or resolves."""
-
-    __slots__ = ("_makers", "_resolve")
-
-    def __init__(
-        self,
-        makers: dict[object, Callable[[], Any]],
-        resolve: Callable[[object], Any],
-    ) -> None:
-        super().__init__()
-        self._makers = makers
-        self._resolve = resolve
-
-    def __missing__(self, key: object) -> Any:
-        maker = self._makers.get(key)
-        if maker is not None:  # a transient already compiled: the hot path
-            return maker()
-        return self._resolve(key)
 
 
 def _enter(key: object) -> contextvars.Token[tuple[object, ...]]:
