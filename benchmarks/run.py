@@ -624,6 +624,8 @@ def memory_row(libraries: list[Library], settings: Settings) -> Row:
 
 
 def _format_time(seconds: float) -> str:
+    # Rounded first, so that 999.7 ns reads as 1 µs rather than 1e+03 ns.
+    seconds = float(f"{seconds:.3g}")
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
