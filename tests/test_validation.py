@@ -982,3 +982,25 @@ def test_long_chain_missing_its_root_reports_the_whole_path():
 
     assert caught.value.key is links[0]
     assert caught.value.path == links[::-1]
+
+
+def test_graph_parts_name_their_keys_when_printed():
+    """Nodes, parameters and arguments show the keys they stand for."""
+    graph = Container(Settings, Database, Clock).graph()
+    node = graph.nodes[Database]
+
+    assert repr(node) == "<Node Database #1>"
+    assert repr(node.params[0]) == "<Param settings: Settings>"
+    assert repr(graph.args[Database][0]) == "<Arg settings=Settings>"
+
+
+def test_an_argument_without_a_provider_shows_its_value():
+    """An unprovided ``T | None`` is passed ``None``, and says so."""
+
+    class Audit:
+        def __init__(self, clock: Clock | None) -> None:
+            self.clock = clock
+
+    graph = Container(Audit).graph()
+
+    assert repr(graph.args[Audit][0]) == "<Arg clock=None>"

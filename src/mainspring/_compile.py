@@ -16,7 +16,7 @@ from __future__ import annotations
 import keyword
 import linecache
 import re
-import threading
+from _thread import allocate_lock
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -172,10 +172,11 @@ class Entry:
     built. The cache is read in a ``try`` because a hit, a built singleton,
     is the common case: it then costs one lookup, and the raised
     ``KeyError`` is paid only on the slower paths. A ``TypeError`` is an
-    unhashable key, which ``missing`` explains. Swapping ``__code__`` rather than the function keeps every
-    reference to ``container.get`` current. Names are never rebound in the
-    namespace, so code a thread is still running keeps meaning what it
-    meant.
+    unhashable key, which ``missing`` explains.
+
+    Swapping ``__code__`` rather than the function keeps every reference to
+    ``container.get`` current. Names are never rebound in the namespace, so
+    code a thread is still running keeps meaning what it meant.
     """
 
     def __init__(
@@ -190,7 +191,7 @@ class Entry:
         self._names = _Names()
         namespace = self._names.namespace
         namespace.update(c=cache, missing=missing, build=build)
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._graph: Graph | None = None
         self._inlined: list[object] = []
         self._serial = 0

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-import logging
-import threading
+
+# The C locks that threading wraps, without the cost of importing its
+# Python layer on 'import mainspring' (see _lazy).
+from _thread import RLock, allocate_lock
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
-
-from typing_extensions import TypeForm
 
 from mainspring._compile import (
     Entry,
@@ -24,6 +24,7 @@ from mainspring._compile import (
 from mainspring._generators import finish_generator
 from mainspring._graph import Arg, Graph, Node, build_graph, postorder
 from mainspring._keys import check_key, describe, describe_path
+from mainspring._lazy import log
 from mainspring._registry import (
     INHERIT,
     Declaration,
@@ -47,10 +48,14 @@ from mainspring.exceptions import (
 if TYPE_CHECKING:
     import concurrent.futures
 
+    from typing_extensions import TypeForm
+
     from mainspring._lifecycle import Lifecycle
+else:
+    # Evaluated only if someone reads the annotations: see _lazy.
+    from mainspring._lazy import TypeForm
 
 _T = TypeVar("_T")
-_log = logging.getLogger("mainspring")
 
 # The keys being built by the current thread or task, to tell a provider
 # that asks for itself (a cycle the annotations did not show) from a wait.
@@ -95,7 +100,7 @@ class Container:
         _check_timeout(type(self), "stop_timeout", stop_timeout)
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._declarations: list[Declaration] = []
         for provider in providers or (default_registry,):
             if isinstance(provider, Registry):
@@ -125,9 +130,9 @@ class Container:
             self.__dict__["get"] = self._get.function
         if type(self).aget is Container.aget:
             self.__dict__["aget"] = self._aget.function
-        self._locks: dict[object, threading.RLock] = {}
+        self._locks: dict[object, RLock] = {}
         self._pending: dict[object, concurrent.futures.Future[None]] = {}
-        self._record_lock = threading.Lock()
+        self._record_lock = allocate_lock()
         self.built: list[object] = []
         self.teardowns: dict[object, Any] = {}
         self.deferred_teardowns: list[tuple[object, Any]] = []
@@ -216,7 +221,8 @@ class Container:
                 )
                 raise StateError(message)
             self._declarations.append(declaration)
-        _log.debug("registered %s", describe(declaration.provider))
+        if log.is_debug():
+            log.debug("registered %s", describe(declaration.provider))
 
     # Validation
 
@@ -246,14 +252,14 @@ class Container:
         # take the lock-free path as soon as self._graph is set.
         for key, node in graph.nodes.items():
             if node.is_singleton:
-                self._locks.setdefault(key, threading.RLock())
+                self._locks.setdefault(key, RLock())
         self._makers.clear()
         self._amakers.clear()
         self._get.reset(graph)
         self._aget.reset(graph)
         self._graph = graph
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("start order: %s", describe_path(graph.order))
+        if log.is_debug():
+            log.debug("start order: %s", describe_path(graph.order))
 
     def _nodes(self) -> dict[object, Node]:
         nodes: dict[object, Node] = {}
@@ -357,7 +363,13 @@ class Container:
 
     def build(self, key: object, graph: Graph) -> Any:
         """Build the singleton ``key`` and what it needs, in this thread."""
-        needed = postorder([key], graph.deps, self._cache)
+        cache = self._cache
+        for dep in graph.deps[key]:
+            if dep not in cache:
+                needed = postorder([key], graph.deps, cache)
+                break
+        else:
+            needed = [key]  # the common case when building in order
         _refuse_async(key, needed, graph)
         for dep in needed:
             node = graph.nodes[dep]
@@ -439,8 +451,13 @@ class Container:
     def _construct(self, node: Node, graph: Graph) -> tuple[Any, Any]:
         if node.kind is Kind.INSTANCE:
             return node.provider, None
-        positional, keywords = self._arguments(graph.args[node.key])
-        made = node.provider(*positional, **keywords)
+        keys = graph.keyed.get(node.key)
+        if keys is not None:
+            cache = self._cache
+            made = node.provider(*[cache[key] for key in keys])
+        else:
+            positional, keywords = self._arguments(graph.args[node.key])
+            made = node.provider(*positional, **keywords)
         if node.kind is not Kind.GENERATOR:
             return made, None
         try:
@@ -842,9 +859,13 @@ def _node(declaration: Declaration, index: int, *, check: bool = True) -> Node:
 
 def inspect_abstract(provider: object) -> bool:
     """Tell whether ``provider`` is a class Python refuses to instantiate."""
-    return isinstance(provider, type) and (
-        inspect.isabstract(provider)
-        or getattr(provider, "_is_protocol", False)
+    if not isinstance(provider, type):
+        return False
+    if provider.__flags__ & inspect.TPFLAGS_IS_ABSTRACT:
+        return True
+    # A Protocol has a metaclass of its own: a plain class is never one.
+    return type(provider) is not type and getattr(
+        provider, "_is_protocol", False
     )
 
 

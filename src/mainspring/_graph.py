@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
+from mainspring._keys import describe
 from mainspring._registry import Declaration
 from mainspring._signature import EMPTY, Kind, Param
 from mainspring.exceptions import (
@@ -16,50 +16,96 @@ from mainspring.exceptions import (
     ScopeError,
 )
 
+# Plain classes with slots, not dataclasses: thousands are made per graph,
+# and a frozen dataclass's __init__ costs several times as much.
 
-@dataclass(frozen=True, slots=True)
+
 class Node:
-    """One provider in the graph.
+    """One provider in the graph, under the key it provides.
 
-    ``Graph.args`` has one entry per parameter that is passed: the key to
-    inject, or ``None`` with the constant to pass (a default, or ``None`` for
-    an unprovided ``T | None``). Parameters whose default applies are left
-    out unless they are positional-only and followed by an injected one.
+    ``index`` is its registration index, the start order's tie-breaker.
     """
 
-    key: object
-    declaration: Declaration
-    kind: Kind
-    index: int
-    params: tuple[Param, ...]
+    __slots__ = (
+        "declaration",
+        "index",
+        "is_singleton",
+        "key",
+        "kind",
+        "params",
+    )
+
+    def __init__(
+        self,
+        key: object,
+        declaration: Declaration,
+        kind: Kind,
+        index: int,
+        params: tuple[Param, ...],
+    ) -> None:
+        self.key = key
+        self.declaration = declaration
+        self.kind = kind
+        self.index = index
+        self.params = params
+        self.is_singleton = declaration.scope == "singleton"
 
     @property
     def provider(self) -> Any:
         return self.declaration.provider
 
-    @property
-    def is_singleton(self) -> bool:
-        return self.declaration.scope == "singleton"
+    def __repr__(self) -> str:
+        return f"<Node {describe(self.key)} #{self.index}>"
 
 
-@dataclass(frozen=True, slots=True)
 class Arg:
-    """How one argument is filled: from ``key``, or with ``value``."""
+    """How one argument is filled: from ``key``, or with ``value``.
 
-    name: str
-    key: object | None
-    value: Any
-    positional: bool
+    ``Graph.args`` has one per parameter that is passed: the key to inject,
+    or ``None`` with the constant to pass (a default, or ``None`` for an
+    unprovided ``T | None``). Parameters whose default applies are left out
+    unless they are positional-only and followed by an injected one.
+    """
+
+    __slots__ = ("key", "name", "positional", "value")
+
+    # Positional only, like Param, for speed.
+    def __init__(
+        self, name: str, key: object | None, value: Any, positional: bool, /
+    ) -> None:
+        self.name = name
+        self.key = key
+        self.value = value
+        self.positional = positional
+
+    def __repr__(self) -> str:
+        source = describe(self.key) if self.key is not None else self.value
+        return f"<Arg {self.name}={source}>"
 
 
-@dataclass(frozen=True, slots=True)
 class Graph:
-    """A validated graph: who needs whom, and the order to start in."""
+    """A validated graph: who needs whom, and the order to start in.
 
-    nodes: Mapping[object, Node]
-    args: Mapping[object, tuple[Arg, ...]]
-    deps: Mapping[object, tuple[object, ...]]
-    order: tuple[object, ...]
+    ``keyed`` holds, for each provider whose every argument is a key passed
+    by position (the common case), those keys in order, so that it can be
+    called without walking its `Arg` list.
+    """
+
+    __slots__ = ("args", "deps", "keyed", "nodes", "order")
+
+    def __init__(
+        self,
+        nodes: Mapping[object, Node],
+        args: Mapping[object, tuple[Arg, ...]],
+        deps: Mapping[object, tuple[object, ...]],
+        order: tuple[object, ...],
+        keyed: Mapping[object, tuple[object, ...]],
+    ) -> None:
+        self.nodes = nodes
+        self.args = args
+        self.deps = deps
+        self.order = order
+        self.keyed = keyed
 
     def dependents_closure(self, key: object) -> set[object]:
         """``key`` and every key that depends on it, directly or not."""
@@ -90,13 +136,17 @@ def build_graph(
         CircularDependencyError: The graph has a cycle.
         ScopeError: A singleton depends on a transient.
     """
-    args = {key: _wire(node, nodes) for key, node in nodes.items()}
-    deps = {
-        key: tuple(
-            dict.fromkeys(a.key for a in node_args if a.key is not None)
-        )
-        for key, node_args in args.items()
-    }
+    args: dict[object, tuple[Arg, ...]] = {}
+    deps: dict[object, tuple[object, ...]] = {}
+    keyed: dict[object, tuple[object, ...]] = {}
+    for key, node in nodes.items():
+        wired, is_keyed = _wire(node, nodes)
+        args[key] = wired
+        keys = tuple([arg.key for arg in wired if arg.key is not None])
+        if is_keyed:
+            keyed[key] = keys
+        # A key asked for twice is one dependency.
+        deps[key] = keys if len(keys) <= 1 else tuple(dict.fromkeys(keys))
     for key, node in nodes.items():
         for param in node.params:
             if param.required and param.key not in nodes:
@@ -114,11 +164,15 @@ def build_graph(
         for k in topo
         if nodes[k].is_singleton and nodes[k].declaration.managed
     )
-    return Graph(nodes, args, deps, order)
+    return Graph(nodes, args, deps, order, keyed)
 
 
-def _wire(node: Node, nodes: Mapping[object, Node]) -> tuple[Arg, ...]:
+def _wire(
+    node: Node, nodes: Mapping[object, Node]
+) -> tuple[tuple[Arg, ...], bool]:
+    """The arguments to pass ``node``, and whether all are keys by position."""
     wired: list[Arg] = []
+    is_keyed = True
     # Skipped positional-only parameters, passed after all (with their
     # defaults) if a later parameter goes by position.
     held: list[Arg] = []
@@ -130,8 +184,10 @@ def _wire(node: Node, nodes: Mapping[object, Node]) -> tuple[Arg, ...]:
             key, value = param.key, None
         elif param.default is EMPTY and param.optional:
             key, value = None, None
+            is_keyed = False
         elif param.positional_only:
-            held.append(Arg(param.name, None, param.default, positional=True))
+            held.append(Arg(param.name, None, param.default, True))
+            is_keyed = False
             continue
         else:
             gap = True
@@ -140,14 +196,29 @@ def _wire(node: Node, nodes: Mapping[object, Node]) -> tuple[Arg, ...]:
         if positional:
             wired.extend(held)
             held.clear()
+        else:
+            is_keyed = False
         wired.append(Arg(param.name, key, value, positional))
-    return tuple(wired)
+    return tuple(wired), is_keyed
 
 
 def _sort(
     nodes: Mapping[object, Node], deps: Mapping[object, tuple[object, ...]]
 ) -> list[object]:
-    """Kahn's algorithm, the earliest registered ready node first."""
+    """Kahn's algorithm, the earliest registered ready node first.
+
+    When every node comes after its dependencies in registration order,
+    that order is the result, and it is returned without the heap: the
+    earliest node not yet placed always has all its dependencies placed.
+    """
+    if _registered_in_order(nodes, deps):
+        return [
+            node.key
+            for node in sorted(nodes.values(), key=attrgetter("index"))
+        ]
+
+    import heapq  # noqa: PLC0415 - kept out of 'import mainspring'
+
     waiting = {key: len(node_deps) for key, node_deps in deps.items()}
     dependents: dict[object, list[object]] = {key: [] for key in nodes}
     for key, node_deps in deps.items():
@@ -167,6 +238,18 @@ def _sort(
         stuck = {k for k, n in waiting.items() if n > 0}
         raise CircularDependencyError(_find_cycle(stuck, nodes, deps))
     return topo
+
+
+def _registered_in_order(
+    nodes: Mapping[object, Node], deps: Mapping[object, tuple[object, ...]]
+) -> bool:
+    """Tell whether each node was registered after all its dependencies."""
+    for key, node_deps in deps.items():
+        index = nodes[key].index
+        for dep in node_deps:
+            if nodes[dep].index >= index:
+                return False
+    return True
 
 
 def _find_cycle(

@@ -35,6 +35,8 @@ def unwrap(value: object) -> object:
 
 def check_key(value: object) -> object:
     """Return ``value`` as a key, or raise `TypeError` saying why it is not."""
+    if type(value) is type:
+        return value  # a plain class: the common case
     key = unwrap(value)
     if not is_key(key):
         message = (

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import logging
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar, overload
 
 from mainspring._keys import describe, is_key, unwrap
+from mainspring._lazy import log
 
 __all__ = ["Registry", "default_registry", "service"]
-
-_log = logging.getLogger("mainspring")
 
 Scope = Literal["singleton", "transient"]
 SCOPES: Final = ("singleton", "transient")
@@ -33,35 +28,113 @@ INHERIT: Final = _Inherit()
 Timeout = float | None | _Inherit
 
 
-@dataclass(frozen=True, slots=True)
 class Declaration:
-    """How one provider was declared: the object and its options."""
+    """How one provider was declared: the object and its options.
+
+    Never changed once made. Equal to another declaration with the same
+    provider and options: registering one class twice alike is not a
+    duplicate.
+
+    Raises:
+        ValueError: For an unknown scope or a timeout that is not a
+            positive number.
+        TypeError: When ``provides`` is not a type.
+    """
+
+    # In the constructor's order, which equality and repr() follow.
+    _FIELDS = (
+        "provider",
+        "provides",
+        "scope",
+        "start_timeout",
+        "stop_timeout",
+        "instance",
+        "managed",
+    )
+    __slots__ = _FIELDS
 
     provider: Any
-    provides: object | None = None
-    scope: Scope = "singleton"
-    start_timeout: Timeout = INHERIT
-    stop_timeout: Timeout = INHERIT
-    instance: bool = field(default=False)
+    provides: object | None
+    scope: Scope
+    start_timeout: Timeout
+    stop_timeout: Timeout
+    instance: bool
     # False only for the container itself, which has no lifecycle hooks to
     # run as a service.
-    managed: bool = field(default=True)
+    managed: bool
 
-    def __post_init__(self) -> None:
-        if self.scope not in SCOPES:
+    def __init__(
+        self,
+        provider: Any,
+        provides: object | None = None,
+        scope: Scope = "singleton",
+        start_timeout: Timeout = INHERIT,
+        stop_timeout: Timeout = INHERIT,
+        *,
+        instance: bool = False,
+        managed: bool = True,
+    ) -> None:
+        if scope not in SCOPES:
             message = (
-                f"scope of {describe(self.provider)} must be 'singleton' or "
-                f"'transient', not {self.scope!r}"
+                f"scope of {describe(provider)} must be 'singleton' or "
+                f"'transient', not {scope!r}"
             )
             raise ValueError(message)
-        if self.provides is not None and not is_key(unwrap(self.provides)):
+        if provides is not None and not is_key(unwrap(provides)):
             message = (
-                f"provides={self.provides!r} for {describe(self.provider)} is "
-                "not a type"
+                f"provides={provides!r} for {describe(provider)} is not a type"
             )
             raise TypeError(message)
-        for name in ("start_timeout", "stop_timeout"):
-            _check_timeout(self.provider, name, getattr(self, name))
+        _check_timeout(provider, "start_timeout", start_timeout)
+        _check_timeout(provider, "stop_timeout", stop_timeout)
+        self.provider = provider
+        self.provides = provides
+        self.scope = scope
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.instance = instance
+        self.managed = managed
+
+    def with_provider(self, provider: Any) -> Declaration:
+        """The same options for another provider object."""
+        copy = object.__new__(Declaration)
+        copy.provider = provider
+        copy.provides = self.provides
+        copy.scope = self.scope
+        copy.start_timeout = self.start_timeout
+        copy.stop_timeout = self.stop_timeout
+        copy.instance = self.instance
+        copy.managed = self.managed
+        return copy
+
+    def is_default(self) -> bool:
+        """Tell whether every option is left at its default."""
+        return (
+            self.provides is None
+            and self.scope == "singleton"
+            and self.start_timeout is INHERIT
+            and self.stop_timeout is INHERIT
+            and not self.instance
+            and self.managed
+        )
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in Declaration._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Declaration):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        options = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in Declaration._FIELDS[1:]
+        )
+        return f"Declaration({describe(self.provider)}, {options})"
 
 
 def _check_timeout(provider: object, name: str, value: object) -> None:
@@ -92,7 +165,7 @@ def declaration_of(provider: Any) -> Declaration:
         options = _declared[provider]
     except (KeyError, TypeError):
         return Declaration(provider)
-    return dataclasses.replace(options, provider=provider)
+    return options.with_provider(provider)
 
 
 class Registry:
@@ -171,15 +244,18 @@ class Registry:
                 obj, provides, scope, start_timeout, stop_timeout
             )
             self._declarations.append(declaration)
-            # An object that cannot be weakly referenced is known to this
-            # registry only.
-            with contextlib.suppress(TypeError):
-                # Kept without the object itself: a value that refers to
-                # its weak key would keep the key alive forever.
-                _declared[obj] = dataclasses.replace(
-                    declaration, provider=None
-                )
-            _log.debug("declared %s", describe(obj))
+            try:
+                if declaration.is_default():
+                    # declaration_of() gives the defaults anyway.
+                    _declared.pop(obj, None)
+                else:
+                    # Kept without the object itself: a value that refers
+                    # to its weak key would keep the key alive forever.
+                    _declared[obj] = declaration.with_provider(None)
+            except TypeError:
+                pass  # not weakly referable: known to this registry only
+            if log.is_debug():
+                log.debug("declared %s", describe(obj))
             return obj
 
         if provider is None:

@@ -15,7 +15,6 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
-from dataclasses import dataclass
 from typing import Any, get_args, get_origin
 
 from mainspring._keys import describe, is_key, unwrap
@@ -34,38 +33,57 @@ class Kind(enum.Enum):
     ASYNC_GENERATOR = "async generator function"
     INSTANCE = "instance"
 
+    # Compared by identity: hashing a member calls Python code, and these
+    # are asked once per service.
     @property
     def is_async(self) -> bool:
-        return self in {Kind.COROUTINE, Kind.ASYNC_GENERATOR}
+        return self is Kind.COROUTINE or self is Kind.ASYNC_GENERATOR
 
     @property
     def has_teardown(self) -> bool:
-        return self in {Kind.GENERATOR, Kind.ASYNC_GENERATOR}
+        return self is Kind.GENERATOR or self is Kind.ASYNC_GENERATOR
 
 
-@dataclass(frozen=True, slots=True)
 class Param:
     """One parameter of a provider, as the container will fill it.
 
     ``key`` is ``None`` when the parameter is never injected (no usable
     annotation, but a default). ``optional`` marks ``T | None``.
+    ``required`` tells whether a missing provider for ``key`` is an error.
     """
 
-    name: str
-    key: object | None
-    default: Any
-    optional: bool
-    positional_only: bool
-    keyword_only: bool
+    __slots__ = (
+        "default",
+        "key",
+        "keyword_only",
+        "name",
+        "optional",
+        "positional_only",
+        "required",
+    )
 
-    @property
-    def required(self) -> bool:
-        """Whether a missing provider for ``key`` is an error."""
-        return (
-            self.key is not None
-            and not self.optional
-            and (self.default is EMPTY)
-        )
+    # Positional only: thousands are made per graph, and a call with
+    # keywords costs about twice as much.
+    def __init__(
+        self,
+        name: str,
+        key: object | None,
+        default: Any,
+        optional: bool,
+        positional_only: bool,
+        keyword_only: bool,
+        /,
+    ) -> None:
+        self.name = name
+        self.key = key
+        self.default = default
+        self.optional = optional
+        self.positional_only = positional_only
+        self.keyword_only = keyword_only
+        self.required = key is not None and not optional and default is EMPTY
+
+    def __repr__(self) -> str:
+        return f"<Param {self.name}: {describe(self.key)}>"
 
 
 _SYNC_YIELDS = {Iterator, Iterable, Generator}
@@ -127,31 +145,52 @@ def made_key(provider: Any, kind: Kind) -> object:
     return annotation
 
 
+_VARIADIC = frozenset(
+    {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}
+)
+
+# A parameter as read from a signature: its name, its default, and whether
+# it is positional-only or keyword-only.
+_Raw = tuple[str, Any, bool, bool]
+
+
 def params_of(provider: Any, kind: Kind) -> tuple[Param, ...]:
     """The parameters a provider takes, with the key each one asks for."""
     if kind is Kind.INSTANCE:
         return ()
     target = _hint_target(provider, kind)
-    parameters = _fast_parameters(provider, target, kind)
-    if parameters is None:
-        signature = _read_signature(provider, provider)
-        if kind is Kind.CLASS and _passes_through(signature):
-            # A metaclass __call__(cls, *args, **kwargs) says nothing about
-            # what the class needs; its __init__ (or __new__) does.
-            own = _read_signature(provider, target)
-            signature = own.replace(
-                parameters=list(own.parameters.values())[1:]
-            )
-        parameters = [
-            p
-            for p in signature.parameters.values()
-            if p.kind not in {p.VAR_POSITIONAL, p.VAR_KEYWORD}
-        ]
-    hints = _hints(provider, target, *(p.name for p in parameters))
+    skip = _plain_function(provider, target, kind)
+    if skip is None:
+        parameters = _slow_parameters(provider, target, kind)
+    else:
+        plain = _plain_params(target, skip)
+        if plain is not None:
+            return plain
+        parameters = _fast_parameters(target, skip)
+    hints = _hints(provider, target, *(raw[0] for raw in parameters))
     return tuple(
-        _param(provider, parameter, hints.get(parameter.name))
-        for parameter in parameters
+        _param(provider, raw, hints.get(raw[0])) for raw in parameters
     )
+
+
+def _slow_parameters(provider: Any, target: Any, kind: Kind) -> list[_Raw]:
+    """Read parameters through `inspect.signature`, for any callable."""
+    signature = _read_signature(provider, provider)
+    if kind is Kind.CLASS and _passes_through(signature):
+        # A metaclass __call__(cls, *args, **kwargs) says nothing about
+        # what the class needs; its __init__ (or __new__) does.
+        own = _read_signature(provider, target)
+        signature = own.replace(parameters=list(own.parameters.values())[1:])
+    return [
+        (
+            p.name,
+            p.default,
+            p.kind is p.POSITIONAL_ONLY,
+            p.kind is p.KEYWORD_ONLY,
+        )
+        for p in signature.parameters.values()
+        if p.kind not in _VARIADIC
+    ]
 
 
 def _read_signature(provider: Any, target: Any) -> inspect.Signature:
@@ -165,27 +204,21 @@ def _read_signature(provider: Any, target: Any) -> inspect.Signature:
 def _passes_through(signature: inspect.Signature) -> bool:
     """Tell whether a signature only forwards ``*args`` and ``**kwargs``."""
     kinds = {p.kind for p in signature.parameters.values()}
-    variadic = {
-        inspect.Parameter.VAR_POSITIONAL,
-        inspect.Parameter.VAR_KEYWORD,
-    }
-    return bool(kinds) and kinds <= variadic
+    return bool(kinds) and kinds <= _VARIADIC
 
 
-def _fast_parameters(
-    provider: Any, target: Any, kind: Kind
-) -> list[inspect.Parameter] | None:
-    """Read parameters straight from a plain function's code object.
+def _plain_function(provider: Any, target: Any, kind: Kind) -> int | None:
+    """How many leading parameters to skip if ``target`` can be read fast.
 
-    inspect.signature costs tens of microseconds per class; this covers the
-    common shapes (a plain ``__init__`` or factory function) in a few, and
-    returns ``None`` for anything it does not fully understand.
+    That is a plain Python function that Python calls as it is: not wrapped,
+    without a ``__signature__``, and for a class, one whose metaclass and
+    ``__new__`` pass the arguments through. ``None`` otherwise.
     """
     if kind is Kind.CLASS:
         if (
             type(provider).__call__ is not type.__call__
             or provider.__new__ is not object.__new__
-            or "__signature__" in vars(provider)
+            or "__signature__" in provider.__dict__
         ):
             return None
         skip = 1  # self
@@ -197,42 +230,69 @@ def _fast_parameters(
         or hasattr(target, "__signature__")
     ):
         return None
+    return skip
+
+
+def _plain_params(target: Any, skip: int) -> tuple[Param, ...] | None:
+    """The common shape in one pass: ``__init__(self, db: Database)``.
+
+    Every parameter goes by position or keyword, has no default, and is
+    annotated with a plain class. ``None`` for anything else.
+    """
     code = target.__code__
-    count = code.co_argcount + code.co_kwonlyargcount
-    names = code.co_varnames[:count]
+    if (
+        target.__defaults__
+        or code.co_posonlyargcount
+        or code.co_kwonlyargcount
+    ):
+        return None
+    annotations = target.__annotations__
+    params = []
+    for name in code.co_varnames[skip : code.co_argcount]:
+        annotation = annotations.get(name)
+        if type(annotation) is not type:
+            return None
+        params.append(Param(name, annotation, EMPTY, False, False, False))
+    return tuple(params)
+
+
+def _fast_parameters(target: Any, skip: int) -> list[_Raw]:
+    """Read parameters straight from a plain function's code object.
+
+    inspect.signature costs tens of microseconds per class; this covers
+    every plain function in a few.
+    """
+    code = target.__code__
+    positional = code.co_argcount
+    names = code.co_varnames[: positional + code.co_kwonlyargcount]
     defaults = target.__defaults__ or ()
-    keyword_defaults = target.__kwdefaults__ or {}
-    first_default = code.co_argcount - len(defaults)
-    parameters = []
-    kind_: inspect._ParameterKind
-    for index, name in enumerate(names):
-        if index < skip:
-            continue
-        if index < code.co_argcount:
-            kind_ = (
-                inspect.Parameter.POSITIONAL_ONLY
-                if index < code.co_posonlyargcount
-                else inspect.Parameter.POSITIONAL_OR_KEYWORD
-            )
-            default = (
-                defaults[index - first_default]
-                if index >= first_default
-                else EMPTY
-            )
-        else:
-            kind_ = inspect.Parameter.KEYWORD_ONLY
-            default = keyword_defaults.get(name, EMPTY)
-        parameters.append(inspect.Parameter(name, kind_, default=default))
+    first_default = positional - len(defaults)
+    positional_only = code.co_posonlyargcount
+    parameters: list[_Raw] = [
+        (
+            names[index],
+            defaults[index - first_default]
+            if index >= first_default
+            else EMPTY,
+            index < positional_only,
+            False,
+        )
+        for index in range(skip, positional)
+    ]
+    if len(names) > positional:
+        keyword_defaults = target.__kwdefaults__ or {}
+        parameters.extend(
+            (name, keyword_defaults.get(name, EMPTY), False, True)
+            for name in names[positional:]
+        )
     return parameters
 
 
-def _param(
-    provider: object, parameter: inspect.Parameter, annotation: object
-) -> Param:
-    default = parameter.default
+def _param(provider: object, raw: _Raw, annotation: object) -> Param:
+    name, default, positional_only, keyword_only = raw
     key, optional = _key_of(annotation)
     if key is None and default is EMPTY:
-        where = f"parameter {parameter.name!r} of {describe(provider)}"
+        where = f"parameter {name!r} of {describe(provider)}"
         if annotation is None:
             message = f"{where} has neither a type annotation nor a default"
         else:
@@ -242,17 +302,12 @@ def _param(
                 "annotate it with a class"
             )
         raise InvalidProviderError(provider, message)
-    return Param(
-        parameter.name,
-        key,
-        default,
-        optional,
-        positional_only=parameter.kind is parameter.POSITIONAL_ONLY,
-        keyword_only=parameter.kind is parameter.KEYWORD_ONLY,
-    )
+    return Param(name, key, default, optional, positional_only, keyword_only)
 
 
 def _key_of(annotation: object) -> tuple[object | None, bool]:
+    if type(annotation) is type:
+        return annotation, False  # a plain class: the common case
     if annotation is None:
         return None, False
     annotation = unwrap(annotation)
