@@ -499,8 +499,9 @@ CATALOGUE: dict[str, Case] = {
     "unannotated parameter of a dependency": Case(
         lambda: Container(UsesUntyped, Untyped).get(UsesUntyped),
         InvalidProviderError,
-        f"parameter 'thing' of Untyped{NO_ANNOTATION}",
-        {"provider": Untyped},
+        f"parameter 'thing' of Untyped{NO_ANNOTATION} "
+        "(needed by UsesUntyped -> Untyped)",
+        {"provider": Untyped, "path": [UsesUntyped, Untyped]},
     ),
     "factory parameter without annotation": Case(
         lambda: Container(untyped_factory).order,

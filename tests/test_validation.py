@@ -575,6 +575,88 @@ def test_async_generator_factory_that_never_yields_is_refused_when_built():
     )
 
 
+class NeedsUnion(Recorded):
+    def __init__(self, value: UnionAnnotated) -> None:
+        super().__init__()
+
+
+class NeedsDangling(Recorded):
+    def __init__(self, value: Dangling) -> None:
+        super().__init__()
+
+
+class Report(Recorded):
+    def __init__(self, needs: NeedsUnion) -> None:
+        super().__init__()
+
+
+def test_invalid_dependency_shows_the_path_before_the_hint():
+    """A bad provider deep in the graph is placed on the requested path."""
+    container = Container(Report, NeedsUnion, UnionAnnotated)
+
+    with pytest.raises(InvalidProviderError) as caught:
+        container.get(Report)
+
+    assert str(caught.value) == (
+        "parameter 'value' of UnionAnnotated is annotated with int | str, "
+        "which is not a type that can name a service (needed by Report -> "
+        "NeedsUnion -> UnionAnnotated); give it a default, or annotate it "
+        "with a class"
+    )
+    assert caught.value.path == [Report, NeedsUnion, UnionAnnotated]
+    assert caught.value.reason.startswith("parameter 'value' of ")
+    assert (
+        caught.value.hint == "give it a default, or annotate it with a class"
+    )
+    assert_nothing_built()
+
+
+def test_invalid_dependency_found_by_order_shows_a_path_from_a_root():
+    """Without a requested key, the path starts at a service needing it."""
+    container = Container(Clock, Report, NeedsUnion, UnionAnnotated)
+
+    with pytest.raises(InvalidProviderError) as caught:
+        container.order  # noqa: B018
+
+    assert caught.value.path == [Report, NeedsUnion, UnionAnnotated]
+
+
+def test_invalid_provider_asked_for_itself_has_no_path():
+    """Asking for the bad provider directly needs no path in the message."""
+    container = Container(NeedsUnion, UnionAnnotated)
+
+    with pytest.raises(InvalidProviderError) as caught:
+        container.get(UnionAnnotated)
+
+    assert caught.value.path == []
+    assert "needed by" not in str(caught.value)
+
+
+def test_unresolved_dependency_keeps_its_cause_and_gains_a_path():
+    """The NameError behind an unresolved annotation stays chained."""
+    container = Container(NeedsDangling, Dangling)
+
+    with pytest.raises(InvalidProviderError) as caught:
+        container.get(NeedsDangling)
+
+    assert caught.value.path == [NeedsDangling, Dangling]
+    assert isinstance(caught.value.__cause__, NameError)
+    assert str(caught.value).endswith(
+        "(needed by NeedsDangling -> Dangling); is it imported only under "
+        "TYPE_CHECKING, or defined inside a function?"
+    )
+
+
+def test_factory_whose_key_cannot_be_told_has_no_path():
+    """A factory without a return annotation provides no known key."""
+    container = Container(Clock, unannotated_factory)
+
+    with pytest.raises(InvalidProviderError) as caught:
+        container.get(Clock)
+
+    assert caught.value.path == []
+
+
 def test_invalid_provider_error_is_a_type_error():
     """Code that catches ``TypeError`` also catches a bad provider."""
     container = Container(Unannotated)

@@ -22,7 +22,14 @@ from mainspring._compile import (
     source,
 )
 from mainspring._generators import finish_generator
-from mainspring._graph import Arg, Graph, Node, build_graph, postorder
+from mainspring._graph import (
+    Arg,
+    Graph,
+    Node,
+    build_graph,
+    path_to,
+    postorder,
+)
 from mainspring._keys import check_key, describe, describe_path
 from mainspring._lazy import log
 from mainspring._registry import (
@@ -40,6 +47,7 @@ from mainspring.exceptions import (
     CircularDependencyError,
     DuplicateServiceError,
     InvalidProviderError,
+    MainspringError,
     ShutdownError,
     StateError,
     UnknownServiceError,
@@ -244,7 +252,7 @@ class Container:
         with self._lock:
             self._is_used = True
             if self._graph is None:
-                self._install(build_graph(self._nodes(), requested))
+                self._install(self._validated(requested))
             return self._graph  # type: ignore[return-value]
 
     def _install(self, graph: Graph) -> None:
@@ -260,6 +268,54 @@ class Container:
         self._graph = graph
         if log.is_debug():
             log.debug("start order: %s", describe_path(graph.order))
+
+    def _validated(self, requested: object | None) -> Graph:
+        """Read every provider and build the graph, or say what is wrong.
+
+        ``requested`` is the key whose use triggered validation; paths in
+        error messages start from it when they can.
+        """
+        try:
+            nodes = self._nodes()
+        except InvalidProviderError as error:
+            # Raised while reading one provider, before the graph that
+            # shows who needs it exists: place it in the graph now.
+            path = self._path_to_provider(error.provider, requested)
+            if len(path) < 2:  # noqa: PLR2004 - a path needs two keys
+                raise
+            raise InvalidProviderError(
+                error.provider, error.reason, error.hint, path
+            ) from error.__cause__
+        return build_graph(nodes, requested)
+
+    def _path_to_provider(
+        self, provider: object, requested: object | None
+    ) -> list[object]:
+        """A dependency path to the key of ``provider``, or ``[]``."""
+        declarations = [
+            *self._declarations,
+            *(declaration for _, declaration in self._overrides),
+        ]
+        readable: dict[object, Node] = {}
+        bad_key = None
+        for index, declaration in enumerate(declarations):
+            try:
+                node = _node(declaration, index, check=False)
+            except (MainspringError, TypeError):
+                if declaration.provider is provider and bad_key is None:
+                    bad_key = _key_if_known(declaration)
+                continue
+            readable.setdefault(node.key, node)
+        if bad_key is None or bad_key == requested:
+            return []
+        readable.pop(bad_key, None)
+        known = {*readable, bad_key}
+        deps: dict[object, tuple[object, ...]] = {
+            key: tuple(p.key for p in node.params if p.key in known)
+            for key, node in readable.items()
+        }
+        deps[bad_key] = ()
+        return path_to(bad_key, readable, deps, requested)
 
     def _nodes(self) -> dict[object, Node]:
         nodes: dict[object, Node] = {}
@@ -607,7 +663,7 @@ class Container:
                 raise StateError(message)
             self._overrides.append(entry)
             try:
-                self._install(build_graph(self._nodes(), key))
+                self._install(self._validated(key))
             except BaseException:
                 self._drop_override(entry)
                 raise
@@ -630,7 +686,7 @@ class Container:
                 )
                 raise StateError(message)
             self._drop_override(entry)
-            self._install(build_graph(self._nodes()))
+            self._install(self._validated(None))
             evicted = self._evict(stale)
         errors = []
         for name, teardown in evicted:
@@ -821,11 +877,12 @@ def _enter(key: object) -> contextvars.Token[tuple[object, ...]]:
 def _node(declaration: Declaration, index: int, *, check: bool = True) -> Node:
     provider = declaration.provider
     if isinstance(provider, Container) and declaration.managed:
-        message = (
-            "a container cannot be registered as a service; a parameter "
-            "annotated with Container receives the container that builds it"
+        message = "a container cannot be registered as a service"
+        hint = (
+            "a parameter annotated with Container receives the container "
+            "that builds it"
         )
-        raise InvalidProviderError(provider, message)
+        raise InvalidProviderError(provider, message, hint)
     if declaration.instance:
         kind = Kind.INSTANCE
         key = (
@@ -836,11 +893,9 @@ def _node(declaration: Declaration, index: int, *, check: bool = True) -> Node:
         return Node(key, declaration, kind, index, ())
     kind = kind_of(provider)
     if inspect_abstract(provider):
-        message = (
-            f"{describe(provider)} is abstract and cannot be built; register "
-            "a concrete class with provides="
-        )
-        raise InvalidProviderError(provider, message)
+        message = f"{describe(provider)} is abstract and cannot be built"
+        hint = "register a concrete class with provides="
+        raise InvalidProviderError(provider, message, hint)
     key = declaration.provides
     if key is None:
         key = made_key(provider, kind)
@@ -855,6 +910,19 @@ def _node(declaration: Declaration, index: int, *, check: bool = True) -> Node:
         )
         raise InvalidProviderError(provider, message)
     return Node(key, declaration, kind, index, params_of(provider, kind))
+
+
+def _key_if_known(declaration: Declaration) -> object | None:
+    """The key ``declaration`` provides, if it can be told at all."""
+    provider = declaration.provider
+    try:
+        if declaration.provides is not None:
+            return check_key(declaration.provides)
+        if declaration.instance:
+            return type(provider)
+        return made_key(provider, kind_of(provider))
+    except (MainspringError, TypeError):
+        return None
 
 
 def inspect_abstract(provider: object) -> bool:

@@ -150,14 +150,14 @@ def build_graph(
     for key, node in nodes.items():
         for param in node.params:
             if param.required and param.key not in nodes:
-                path = _path_to(key, nodes, deps, requested)
+                path = path_to(key, nodes, deps, requested)
                 raise MissingDependencyError(param.key, [*path, param.key])
     topo = _sort(nodes, deps)
     for key in topo:
         if nodes[key].is_singleton:
             for dep in deps[key]:
                 if not nodes[dep].is_singleton:
-                    path = _path_to(key, nodes, deps, requested)
+                    path = path_to(key, nodes, deps, requested)
                     raise ScopeError([*path, dep])
     order = tuple(
         k
@@ -272,7 +272,7 @@ def _find_cycle(
     return [*cycle, cycle[0]]
 
 
-def _path_to(
+def path_to(
     key: object,
     nodes: Mapping[object, Node],
     deps: Mapping[object, tuple[object, ...]],

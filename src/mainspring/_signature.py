@@ -105,9 +105,10 @@ def kind_of(provider: object) -> Kind:
         return Kind.FUNCTION
     message = (
         f"{provider!r} is neither a class nor a function, so it cannot "
-        "provide a service; use register_instance() for a ready object"
+        "provide a service"
     )
-    raise InvalidProviderError(provider, message)
+    hint = "use register_instance() for a ready object"
+    raise InvalidProviderError(provider, message, hint)
 
 
 def made_key(provider: Any, kind: Kind) -> object:
@@ -118,11 +119,9 @@ def made_key(provider: Any, kind: Kind) -> object:
     annotation = hints.get("return", EMPTY)
     name = describe(provider)
     if annotation is EMPTY or annotation is None or annotation is type(None):
-        message = (
-            f"factory {name} has no return annotation; annotate what it "
-            "makes, or pass provides="
-        )
-        raise InvalidProviderError(provider, message)
+        message = f"factory {name} has no return annotation"
+        hint = "annotate what it makes, or pass provides="
+        raise InvalidProviderError(provider, message, hint)
     annotation = unwrap(annotation)
     if kind.has_teardown:
         wanted = _SYNC_YIELDS if kind is Kind.GENERATOR else _ASYNC_YIELDS
@@ -295,13 +294,13 @@ def _param(provider: object, raw: _Raw, annotation: object) -> Param:
         where = f"parameter {name!r} of {describe(provider)}"
         if annotation is None:
             message = f"{where} has neither a type annotation nor a default"
-        else:
-            message = (
-                f"{where} is annotated with {describe(annotation)}, which is "
-                "not a type that can name a service; give it a default, or "
-                "annotate it with a class"
-            )
-        raise InvalidProviderError(provider, message)
+            raise InvalidProviderError(provider, message)
+        message = (
+            f"{where} is annotated with {describe(annotation)}, which is "
+            "not a type that can name a service"
+        )
+        hint = "give it a default, or annotate it with a class"
+        raise InvalidProviderError(provider, message, hint)
     return Param(name, key, default, optional, positional_only, keyword_only)
 
 
@@ -399,7 +398,10 @@ def _unresolved(
     message = (
         f"cannot resolve the annotation {annotation!r} of {what} of "
         f"{describe(provider)}: name {missing!r} is not defined in module "
-        f"{module}; is it imported only under TYPE_CHECKING, or defined "
-        "inside a function?"
+        f"{module}"
     )
-    return InvalidProviderError(provider, message)
+    hint = (
+        "is it imported only under TYPE_CHECKING, or defined inside a "
+        "function?"
+    )
+    return InvalidProviderError(provider, message, hint)

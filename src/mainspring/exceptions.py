@@ -134,10 +134,28 @@ class InvalidProviderError(MainspringError, TypeError):
 
     Attributes:
         provider: The offending class, function or object.
+        reason: What is wrong with it, without the path or the hint.
+        hint: How to fix it, or ``""``.
+        path: The keys from the requested service down to the provider's
+            key, when another service needs it; otherwise empty.
     """
 
-    def __init__(self, provider: object, message: str) -> None:
+    def __init__(
+        self,
+        provider: object,
+        reason: str,
+        hint: str = "",
+        path: Sequence[object] = (),
+    ) -> None:
         self.provider = provider
+        self.reason = reason
+        self.hint = hint
+        self.path = list(path)
+        message = reason
+        if len(self.path) > 1:
+            message += f" (needed by {describe_path(self.path)})"
+        if hint:
+            message += f"; {hint}"
         super().__init__(message)
 
 
