@@ -695,6 +695,29 @@ CATALOGUE: dict[str, Case] = {
         "an instance of RedisCache is registered with provides=Cache but is "
         "not an instance of Cache",
     ),
+    "provides= a Protocol the class does not implement": Case(
+        lambda: registry_container((Settings, {"provides": Greeter})).order,
+        InvalidProviderError,
+        "Settings is registered with provides=Greeter but Settings lacks "
+        "greet(), which Greeter declares",
+        {"provider": Settings},
+    ),
+    "provides= a Protocol the factory's product does not implement": Case(
+        lambda: registry_container((make_redis, {"provides": Greeter})).order,
+        InvalidProviderError,
+        "make_redis is registered with provides=Greeter but RedisCache lacks "
+        "greet(), which Greeter declares",
+    ),
+    "register_instance provides= a Protocol the object does not implement": (
+        Case(
+            lambda: Container(Registry()).register_instance(
+                RedisCache(), provides=Greeter
+            ),
+            InvalidProviderError,
+            "an instance of RedisCache is registered with provides=Greeter "
+            "but lacks greet(), which Greeter declares",
+        )
+    ),
     "provides= that is not a type": Case(
         lambda: Registry().service(provides="Cache")(MemoryCache),
         TypeError,

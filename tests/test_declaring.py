@@ -11,6 +11,7 @@ import pytest
 
 from mainspring import (
     Container,
+    InvalidProviderError,
     Registry,
     StateError,
     default_registry,
@@ -545,3 +546,72 @@ def test_container_timeouts_may_be_unlimited():
 
     assert container.start_timeout is None
     assert container.stop_timeout is None
+
+
+class Named(Protocol):
+    name: str
+
+    def rename(self, name: str) -> None: ...
+
+    @classmethod
+    def blank(cls) -> "Named": ...
+
+
+class Person:
+    def __init__(self) -> None:
+        self.name = "ada"
+
+    def rename(self, name: str) -> None:
+        self.name = name
+
+    @classmethod
+    def blank(cls) -> "Person":
+        return cls()
+
+
+class Nameless:
+    def rename(self, name: str) -> None:
+        pass
+
+
+def test_a_class_that_implements_a_protocol_may_provide_it():
+    """Structural is enough: no subclassing, data members set in __init__."""
+    registry = Registry()
+    registry.service(provides=Named)(Person)
+
+    named = Container(registry).get(Named)
+
+    assert isinstance(named, Person)
+
+
+def test_a_class_lacking_a_protocol_method_is_refused():
+    """Every missing method is named, in alphabetical order."""
+    registry = Registry()
+    registry.service(provides=Named)(Nameless)
+
+    with pytest.raises(InvalidProviderError) as caught:
+        Container(registry).order  # noqa: B018
+
+    assert str(caught.value) == (
+        "Nameless is registered with provides=Named but Nameless lacks "
+        "blank(), which Named declares"
+    )
+
+
+def test_an_instance_must_carry_the_protocol_data_members_too():
+    """A ready object is checked for every member, attributes included."""
+    container = Container(Registry())
+
+    class Bare:
+        pass
+
+    with pytest.raises(InvalidProviderError) as caught:
+        container.register_instance(Bare(), provides=Named)
+
+    assert str(caught.value) == (
+        "an instance of test_an_instance_must_carry_the_protocol_data_"
+        "members_too.<locals>.Bare is registered with provides=Named but "
+        "lacks blank(), name and rename(), which Named declares"
+    )
+    container.register_instance(Person(), provides=Named)
+    assert container.get(Named).name == "ada"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import types
 
 # The C locks that threading wraps, without the cost of importing its
 # Python layer on 'import mainspring' (see _lazy).
@@ -938,15 +939,26 @@ def inspect_abstract(provider: object) -> bool:
 
 
 def _check_provides(provider: Any, kind: Kind, key: object) -> None:
-    if not isinstance(key, type) or getattr(key, "_is_protocol", False):
-        return  # Protocols are structural: nothing reliable to check here
+    if not isinstance(key, type):
+        return
     made = provider if kind is Kind.CLASS else None
     if made is None:
         try:
             made = made_key(provider, kind)
         except InvalidProviderError:
             return
-    if isinstance(made, type) and not issubclass(made, key):
+    if not isinstance(made, type):
+        return
+    if getattr(key, "_is_protocol", False):
+        lacking = _lacking_methods(made, key, on_instance=False)
+        if lacking:
+            message = (
+                f"{describe(provider)} is registered with "
+                f"provides={describe(key)} but {describe(made)} lacks "
+                f"{lacking}, which {describe(key)} declares"
+            )
+            raise InvalidProviderError(provider, message)
+    elif not issubclass(made, key):
         message = (
             f"{describe(provider)} is registered with "
             f"provides={describe(key)} but {describe(made)} is not a "
@@ -956,15 +968,49 @@ def _check_provides(provider: Any, kind: Kind, key: object) -> None:
 
 
 def _check_instance_provides(instance: object, key: object) -> None:
-    if not isinstance(key, type) or getattr(key, "_is_protocol", False):
-        return  # as for classes: a Protocol is not checked
-    if not isinstance(instance, key):
+    if not isinstance(key, type):
+        return
+    if getattr(key, "_is_protocol", False):
+        lacking = _lacking_methods(instance, key, on_instance=True)
+        if lacking:
+            message = (
+                f"an instance of {describe(type(instance))} is registered "
+                f"with provides={describe(key)} but lacks {lacking}, which "
+                f"{describe(key)} declares"
+            )
+            raise InvalidProviderError(instance, message)
+    elif not isinstance(instance, key):
         message = (
             f"an instance of {describe(type(instance))} is registered with "
             f"provides={describe(key)} but is not an instance of "
             f"{describe(key)}"
         )
         raise InvalidProviderError(instance, message)
+
+
+def _lacking_methods(
+    made: object, protocol: type, *, on_instance: bool
+) -> str:
+    """The methods of ``protocol`` that ``made`` does not have, listed.
+
+    A Protocol is structural, so only what is certain is checked: a method
+    the Protocol defines must be there. Its data members and properties may
+    be set by ``__init__``, so a class is not asked for them; an instance
+    is, since it is already built.
+    """
+    from typing_extensions import get_protocol_members  # noqa: PLC0415
+
+    lacking = []
+    for name in sorted(get_protocol_members(protocol)):
+        declared = inspect.getattr_static(protocol, name, None)
+        is_method = isinstance(
+            declared, types.FunctionType | classmethod | staticmethod
+        )
+        if (on_instance or is_method) and not hasattr(made, name):
+            lacking.append(f"{name}()" if is_method else name)
+    return " and ".join(
+        [", ".join(lacking[:-1]), lacking[-1]] if len(lacking) > 1 else lacking
+    )
 
 
 def _replacement(key: object, value: object) -> Declaration:
