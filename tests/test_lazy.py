@@ -43,7 +43,7 @@ def test_import_loads_no_heavy_module():
         import sys
         import mainspring
         heavy = ["asyncio", "logging", "threading", "typing_extensions",
-                 "dataclasses", "difflib", "concurrent.futures"]
+                 "dataclasses", "difflib", "concurrent.futures", "weakref"]
         print(",".join(name for name in heavy if name in sys.modules))
         """
     )
@@ -71,6 +71,41 @@ def test_resolving_without_logging_works_and_stays_quiet():
     )
 
     assert output.split() == ["Settings", "Settings", "False"]
+
+
+def test_options_are_remembered_weakly_and_only_when_given():
+    """Plain @service needs no weak map; @service(...) makes one."""
+    output = run_python(
+        """
+        import sys
+        from mainspring import Container, service
+
+        @service
+        class Plain:
+            pass
+
+        print("weakref" in sys.modules)
+
+        @service(scope="transient")
+        class Fresh:
+            pass
+
+        container = Container(Fresh)
+        print("weakref" in sys.modules, container.get(Fresh) is not None)
+        print(container.order)
+        """
+    )
+
+    assert output.split() == ["False", "True", "True", "[]"]
+
+
+def test_options_of_an_object_without_weak_references_stay_local():
+    """An object that cannot be weakly referenced is known to its registry."""
+    registry = Registry()
+    plain = object()
+
+    assert registry.service(scope="transient")(plain) is plain
+    assert [d.scope for d in registry] == ["transient"]
 
 
 def test_debug_records_name_the_caller(caplog):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterator
-from typing import Any, Final, Literal, TypeVar, overload
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 from mainspring._keys import describe, is_key, unwrap
 from mainspring._lazy import log
+
+if TYPE_CHECKING:
+    import weakref
 
 __all__ = ["Registry", "default_registry", "service"]
 
@@ -152,18 +155,50 @@ def _check_timeout(provider: object, name: str, value: object) -> None:
         raise ValueError(message)
 
 
-# What @service said about each object, so that Container(SomeClass) can use
-# the same options whichever registry the decorator filled.
-_declared: weakref.WeakKeyDictionary[Any, Declaration] = (
-    weakref.WeakKeyDictionary()
-)
+class _Remembered:
+    """What ``@service(...)`` said about each object, held weakly.
+
+    So that ``Container(SomeClass)`` uses the options the decorator gave,
+    whichever registry it filled. Only options that differ from the
+    defaults are kept, and the weak map (with the ``weakref`` module) is
+    made on the first of those.
+    """
+
+    def __init__(self) -> None:
+        self._options: weakref.WeakKeyDictionary[Any, Declaration] | None = (
+            None
+        )
+
+    def get(self, provider: Any) -> Declaration | None:
+        try:
+            return None if self._options is None else self._options[provider]
+        except (KeyError, TypeError):  # TypeError: not weakly referable
+            return None
+
+    def remember(self, declaration: Declaration) -> None:
+        provider = declaration.provider
+        options = self._options
+        if declaration.is_default():
+            if options is not None:
+                options.pop(provider, None)
+            return
+        if options is None:
+            import weakref  # noqa: PLC0415 - see the class docstring
+
+            options = self._options = weakref.WeakKeyDictionary()
+        # Kept without the object itself: a value that refers to its weak
+        # key would keep the key alive forever.
+        with suppress(TypeError):  # not weakly referable: known to its
+            options[provider] = declaration.with_provider(None)  # registry
+
+
+_declared = _Remembered()
 
 
 def declaration_of(provider: Any) -> Declaration:
     """The options ``provider`` was decorated with, or the defaults."""
-    try:
-        options = _declared[provider]
-    except (KeyError, TypeError):
+    options = _declared.get(provider)
+    if options is None:
         return Declaration(provider)
     return options.with_provider(provider)
 
@@ -244,16 +279,7 @@ class Registry:
                 obj, provides, scope, start_timeout, stop_timeout
             )
             self._declarations.append(declaration)
-            try:
-                if declaration.is_default():
-                    # declaration_of() gives the defaults anyway.
-                    _declared.pop(obj, None)
-                else:
-                    # Kept without the object itself: a value that refers
-                    # to its weak key would keep the key alive forever.
-                    _declared[obj] = declaration.with_provider(None)
-            except TypeError:
-                pass  # not weakly referable: known to this registry only
+            _declared.remember(declaration)
             if log.is_debug():
                 log.debug("declared %s", describe(obj))
             return obj
