@@ -80,7 +80,7 @@ FULL = Settings(
     min_sample=0.02,
     build_sizes=(1_000, 4_000, 16_000),
     lifecycle_sizes=(1_000, 4_000, 16_000),
-    import_repeats=5,
+    import_repeats=21,  # each run is short and noisy: take many
     memory_size=500,
     peer_limit=3.0,
 )

@@ -343,7 +343,8 @@ def test_a_service_start_timeout_ends_a_start_that_hangs():
         "Database did not start within 0.05s; started services were stopped"
     )
     assert error.service is Database
-    assert error.__cause__ is None
+    assert isinstance(error.__cause__, TimeoutError)
+    assert str(error.__cause__) == "Database did not start within 0.05s"
 
 
 def test_the_container_start_timeout_applies_to_every_service():

@@ -180,8 +180,8 @@ def test_a_failing_body_is_an_error_with_its_traceback(caplog):
     assert error.mainspring_service == "Consumer"
 
 
-def test_a_failed_start_logs_no_traceback(caplog):
-    """The StartupError carries the failure; logging it too would repeat it."""
+def test_a_failed_start_is_logged_with_its_traceback(caplog):
+    """The operator's log shows why a start failed, after the rollback."""
     caplog.set_level(logging.DEBUG, logger="mainspring")
 
     @named
@@ -197,13 +197,35 @@ def test_a_failed_start_logs_no_traceback(caplog):
 
     container = Container(Settings, Database)
 
-    with pytest.raises(StartupError):
+    with pytest.raises(StartupError) as caught:
         container.start()
 
-    assert [r for r in caplog.records if r.exc_info] == []
+    failures = [r for r in caplog.records if r.exc_info]
+    assert [(r.levelno, r.getMessage()) for r in failures] == [
+        (logging.ERROR, "starting Database failed")
+    ]
+    assert failures[0].exc_info[1] is caught.value.__cause__
+    assert failures[0].mainspring_service == "Database"
     assert [
         r.getMessage().split(" in ")[0] for r in _records(caplog, logging.INFO)
     ] == ["started Settings", "stopped Settings"]
+
+
+def test_a_failed_build_is_logged_with_its_traceback(caplog):
+    """A constructor that raises is logged at ERROR, naming its service."""
+    caplog.set_level(logging.DEBUG, logger="mainspring")
+
+    @named
+    class Broken:
+        def __init__(self) -> None:
+            raise ValueError("bad settings")
+
+    with pytest.raises(StartupError):
+        Container(Broken).start()
+
+    failures = [r for r in caplog.records if r.exc_info]
+    assert [r.getMessage() for r in failures] == ["building Broken failed"]
+    assert isinstance(failures[0].exc_info[1], ValueError)
 
 
 def test_the_library_adds_no_handler():

@@ -28,6 +28,49 @@ class ExpiredError(Exception):
     """A hook overran its budget (unlike a TimeoutError the hook raised)."""
 
 
+class ExitRequest(Exception):  # noqa: N818 - a request, not an error
+    """A hook or body raised SystemExit, KeyboardInterrupt or the like.
+
+    Such an exception would tear through the event loop and leave services
+    running. It travels as this ordinary failure instead, so that the
+    container stops (or rolls back) everything first; then ``exit`` is
+    raised again, and the process leaves as it asked.
+    """
+
+    def __init__(self, exit: BaseException) -> None:  # noqa: A002
+        super().__init__(f"{type(exit).__name__} raised")
+        self.exit = exit
+
+
+class CancelledHookError(RuntimeError):
+    """A hook raised CancelledError although nothing cancelled it."""
+
+
+_STRAY_CANCEL = (
+    "raised CancelledError, though the container did not cancel it; catch "
+    "the CancelledError of a task the hook cancels itself"
+)
+
+
+def as_failure(error: BaseException) -> Exception:
+    """``error`` as an ordinary exception the lifecycle can collect."""
+    if isinstance(error, Exception):
+        return error
+    if isinstance(error, asyncio.CancelledError):
+        failure: Exception = CancelledHookError(_STRAY_CANCEL)
+    else:
+        failure = ExitRequest(error)
+    failure.__cause__ = error
+    return failure
+
+
+def _converted(error: BaseException) -> Exception:
+    """Replace an exception that must not reach the event loop as is."""
+    request = ExitRequest(error)
+    request.__cause__ = error
+    return request
+
+
 def hook_of(instance: object, name: str) -> Callable[[], Any] | None:
     """The hook ``name`` of a service, if it has one."""
     hook = getattr(instance, name, None)
@@ -58,6 +101,10 @@ def step(
         first = context.run(coroutine.send, None)
     except StopIteration:
         return None
+    except (Exception, asyncio.CancelledError):
+        raise
+    except BaseException as exc:
+        raise _converted(exc) from exc
     return asyncio.get_running_loop().create_task(
         _Stepped(coroutine, first), context=context
     )
@@ -82,11 +129,11 @@ class _Stepped(collections.abc.Coroutine[Any, Any, Any]):
         first, self._first = self._first, _SENT
         if first is not _SENT:
             return first
-        return self._coroutine.send(value)
+        return _guarded(self._coroutine.send, value)
 
     def throw(self, error: Any, *_: Any) -> Any:
         self._first = _SENT
-        return self._coroutine.throw(error)
+        return _guarded(self._coroutine.throw, error)
 
     def close(self) -> None:
         self._coroutine.close()
@@ -98,9 +145,56 @@ class _Stepped(collections.abc.Coroutine[Any, Any, Any]):
 _SENT: Any = object()
 
 
+def _guarded(advance: Callable[[Any], Any], value: Any) -> Any:
+    """Advance a coroutine; a SystemExit or the like becomes a failure.
+
+    A task re-raises such an exception out of the event loop itself, which
+    would stop the loop with services still running on it.
+    """
+    try:
+        return advance(value)
+    except (Exception, StopIteration, asyncio.CancelledError):
+        raise
+    except BaseException as exc:
+        raise _converted(exc) from exc
+
+
+class Supervised(collections.abc.Coroutine[Any, Any, Any]):
+    """A ``run()`` body as a task runs it, SystemExit and all made failures.
+
+    See `_guarded`.
+    """
+
+    __slots__ = ("_coroutine",)
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        self._coroutine = coroutine
+
+    def send(self, value: Any) -> Any:
+        return _guarded(self._coroutine.send, value)
+
+    def throw(self, error: Any, *_: Any) -> Any:
+        return _guarded(self._coroutine.throw, error)
+
+    def close(self) -> None:
+        self._coroutine.close()
+
+    def __await__(self) -> Generator[Any, Any, Any]:  # pragma: no cover
+        return (yield from self._coroutine.__await__())
+
+
 def call_sync(hook: Callable[[], Any]) -> None:
-    """Call a sync hook (in a worker thread), refusing a returned awaitable."""
-    result = hook()
+    """Call a sync hook (in a worker thread), refusing a returned awaitable.
+
+    A SystemExit or the like comes back as an `ExitRequest`: the future of
+    a worker would hand it to the event loop, which it would stop.
+    """
+    try:
+        result = hook()
+    except (Exception, asyncio.CancelledError):
+        raise
+    except BaseException as exc:
+        raise _converted(exc) from exc
     if inspect.isawaitable(result):
         if inspect.iscoroutine(result):
             result.close()
@@ -112,7 +206,24 @@ def call_sync(hook: Callable[[], Any]) -> None:
 
 
 async def within(seconds: float | None, hook: Callable[[], Any]) -> None:
-    """Run a hook, raising `ExpiredError` if it overruns ``seconds``."""
+    """Run a hook, raising `ExpiredError` if it overruns ``seconds``.
+
+    A CancelledError that does not come from cancelling the caller is the
+    hook's own doing (it awaited a task it had cancelled, say): it is
+    raised as `CancelledHookError`, a failure like any other, so that the
+    stop walk goes on.
+    """
+    current = asyncio.current_task()
+    before = current.cancelling() if current is not None else 0
+    try:
+        await _within(seconds, hook)
+    except asyncio.CancelledError as exc:
+        if current is not None and current.cancelling() > before:
+            raise
+        raise CancelledHookError(_STRAY_CANCEL) from exc
+
+
+async def _within(seconds: float | None, hook: Callable[[], Any]) -> None:
     if is_async(hook):
         task = step(hook)
         if task is None:
@@ -153,19 +264,28 @@ async def cancel_body(task: asyncio.Task[Any]) -> None:
 
 
 def status_of(hook: Callable[[], Any]) -> BaseException | None:
-    """Run a sync status hook: ``None`` when healthy, else what it raised."""
+    """Run a sync status hook: ``None`` when healthy, else what it raised.
+
+    Whatever it raises is its answer, a SystemExit included: a health
+    check reports, it does not end the process.
+    """
     try:
         hook()
-    except Exception as exc:
+    except BaseException as exc:
         return exc
     return None
 
 
 async def astatus_of(hook: Callable[[], Any]) -> BaseException | None:
-    """Await an async status hook: ``None`` when healthy, else the error."""
+    """Await an async status hook: ``None`` when healthy, else the error.
+
+    As `status_of`, except that a cancellation of the check is passed on.
+    """
     try:
         await hook()
-    except Exception as exc:
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
         return exc
     return None
 
@@ -217,8 +337,8 @@ class SyncStops:
             for verb, function in stop.steps:
                 try:
                     function()
-                except Exception as exc:
-                    stop.failures.append((verb, exc))
+                except BaseException as exc:  # see call_sync
+                    stop.failures.append((verb, as_failure(exc)))
             stop.seconds = time.monotonic() - began
             self.done = index + 1
             if self.done < len(self.stops) and not self._abandoned:
@@ -243,6 +363,14 @@ class SyncStops:
         finished = asyncio.wrap_future(workers.submit(self._work))
         while not finished.done():
             index, began = self._current
+            if self.done > index:
+                # The worker is past stop ``index``: between two stops, or
+                # done with all of them, in which case only the loop can
+                # mark ``finished`` done. Either way, give the loop a turn.
+                if self.done == len(self.stops):
+                    break
+                await asyncio.sleep(0)
+                continue
             budget = self.stops[index].budget
             if budget is None:
                 self._wake_at = math.inf
@@ -331,7 +459,7 @@ class SyncStarts:
             self._tell(job, None)
             try:
                 call_sync(job.hook)
-            except BaseException as exc:
+            except (Exception, asyncio.CancelledError) as exc:
                 job.error = exc
             self._tell(job, time.monotonic() - job.began)
             if job.is_abandoned:

@@ -19,15 +19,18 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mainspring._generators import finish_async_generator, finish_generator
 from mainspring._hooks import (
+    ExitRequest,
     ExpiredError,
+    Supervised,
     SyncStarts,
     SyncStop,
     SyncStops,
+    as_failure,
     astatus_of,
     cancel_body,
     hook_of,
@@ -79,6 +82,11 @@ class Lifecycle:
         self._failures: dict[object, BaseException] = {}
         self._wake: asyncio.Event | None = None
         self._interrupted_rollback: list[BaseException] = []
+        # The one stop walk, which every astop() awaits; its failures go
+        # to the first caller still waiting when it ends.
+        self._stop_task: asyncio.Task[None] | None = None
+        self._stop_reported = False
+        self._start_task: asyncio.Task[None] | None = None
 
     # Start
 
@@ -114,14 +122,27 @@ class Lifecycle:
             self.phase = then
 
     async def _build_all(self, graph: Graph) -> None:
+        current = asyncio.current_task()
+        before = current.cancelling() if current is not None else 0
         for key in graph.order:
             if self._container.is_built(key):
                 continue
             try:
                 await self._container.abuild(key, graph)
-            except Exception as exc:
+            except BaseException as exc:
+                if isinstance(exc, asyncio.CancelledError) and (
+                    current is None or current.cancelling() > before
+                ):
+                    raise  # the start itself was cancelled
                 errors = [e for _, e in await self._stop_all(graph)]
+                _log.error(
+                    "building %s failed",
+                    describe(key),
+                    exc_info=exc,
+                    extra={"mainspring_service": describe(key)},
+                )
                 message = f"{describe(key)} could not be built: {_line(exc)}"
+                _raise_exit(as_failure(exc), errors)
                 raise StartupError(message, key, errors) from exc
 
     async def _start_all(self, graph: Graph) -> None:
@@ -140,12 +161,23 @@ class Lifecycle:
                 f"{describe(key)} did not start within {error}s; started "
                 "services were stopped"
             )
-            raise StartupError(message, key, errors) from None
-        message = (
-            f"{describe(key)} failed to start: {_line(error)}; started "
-            "services were stopped"
+            cause: BaseException = TimeoutError(
+                f"{describe(key)} did not start within {error}s"
+            )
+        else:
+            message = (
+                f"{describe(key)} failed to start: {_line(error)}; started "
+                "services were stopped"
+            )
+            cause = error
+        _log.error(
+            "starting %s failed",
+            describe(key),
+            exc_info=cause,
+            extra={"mainspring_service": describe(key)},
         )
-        raise StartupError(message, key, errors) from error
+        _raise_exit(error, errors)
+        raise StartupError(message, key, errors) from cause
 
     def mark_started(self, key: object) -> None:
         """Record that ``key``'s start returned, and launch its body."""
@@ -160,7 +192,7 @@ class Lifecycle:
         body = getattr(self._container.instance(key), "run", None)
         if body is None or not is_async(body):
             return
-        task = asyncio.ensure_future(body())
+        task = asyncio.ensure_future(Supervised(body()))
         self._bodies[key] = task
         task.add_done_callback(lambda task: self._body_ended(key, task))
 
@@ -203,11 +235,14 @@ class Lifecycle:
     # Stop
 
     async def astop(self) -> None:
-        """Stop every started service; see Container.stop."""
+        """Stop every started service; see Container.stop.
+
+        The walk runs in a task of its own, so that a ``run()`` body may ask
+        for the stop that is about to cancel it. A call while a stop is
+        under way waits for it; the failures go to one caller only.
+        """
         with self._container._lock:  # noqa: SLF001
             phase = self.phase
-            if phase in {Phase.STOPPING, Phase.STOPPED}:
-                return
             if phase is Phase.STARTING:
                 message = "cannot stop while the container is starting"
                 raise StateError(message)
@@ -217,7 +252,29 @@ class Lifecycle:
                     "started on; use stop() from other threads"
                 )
                 raise StateError(message)
-            self.phase = Phase.STOPPING
+            task = self._stop_task
+            if task is None:
+                if phase is Phase.STOPPED:
+                    return  # a failed start was rolled back already
+                self.phase = Phase.STOPPING
+                task = self._stop_task = asyncio.ensure_future(
+                    self._stop_everything()
+                )
+        if self._wake is not None:
+            self._wake.set()  # run() stops serving
+        try:
+            await asyncio.shield(task)
+        except BaseException:
+            if not task.done():
+                raise  # this caller was cancelled; the walk goes on
+        error = task.exception()
+        if error is not None and not self._stop_reported:
+            self._stop_reported = True
+            if isinstance(error, ExitRequest):
+                raise error.exit
+            raise error
+
+    async def _stop_everything(self) -> None:
         graph = self._container.graph()
         errors = await self._stop_all(graph)
         self.phase = Phase.STOPPED
@@ -227,13 +284,19 @@ class Lifecycle:
             for key, error in self._failures.items()
         ]
         failed += errors
-        if failed:
-            names = ", ".join(dict.fromkeys(describe(k) for k, _ in failed))
-            raise ShutdownError(
-                f"stopping left failures in {names}",
-                [e for _, e in failed],
-                [k for k, _ in failed],
-            )
+        if not failed:
+            return
+        for error in [*self._failures.values(), *(e for _, e in errors)]:
+            if isinstance(error, ExitRequest):
+                # Raised as error.exit by astop(), outside this task.
+                _note_others(error.exit, [e for _, e in failed])
+                raise error
+        names = ", ".join(dict.fromkeys(describe(k) for k, _ in failed))
+        raise ShutdownError(
+            f"stopping left failures in {names}",
+            [e for _, e in failed],
+            [k for k, _ in failed],
+        )
 
     async def _stop_all(self, graph: Graph) -> list[tuple[object, Exception]]:
         """The reverse walk, collecting every failure instead of raising.
@@ -495,20 +558,21 @@ class Lifecycle:
 
     def stop_in_thread(self) -> None:
         """Container.stop: run astop where the services run."""
-        thread, self._thread = self._thread, None
         loop = self.loop
+        if loop is not None and _running_loop() is loop:
+            # Waiting here would block the very loop the stop runs on.
+            message = (
+                "inside the container's event loop, use "
+                "'await container.astop()'"
+            )
+            raise StateError(message)
+        thread, self._thread = self._thread, None
         if thread is not None:
             try:
                 thread.call(self.astop())
             finally:
                 thread.close()
         elif loop is not None and loop.is_running():
-            if _running_loop() is loop:
-                message = (
-                    "inside the container's event loop, use "
-                    "'await container.astop()'"
-                )
-                raise StateError(message)
             asyncio.run_coroutine_threadsafe(self.astop(), loop).result()
         elif self.phase is Phase.NEW:
             # Never started: nothing to stop, but built generator factories
@@ -539,24 +603,48 @@ class Lifecycle:
                 level=logging.INFO,
                 format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             )
-        asyncio.run(self._main())
+        received: list[str] = []
+        escaped: BaseException | None = None
+        with asyncio.Runner() as runner:
+            loop = runner.get_loop()
+            main = loop.create_task(self._main(received))
+            while True:
+                try:
+                    loop.run_until_complete(main)
+                except BaseException as exc:
+                    if main.done():
+                        raise
+                    # A task of the application's let SystemExit or the
+                    # like out of the loop: stop as for a signal, then
+                    # raise it.
+                    escaped = escaped or exc
+                    received.append(type(exc).__name__)
+                    self._halt()
+                    continue
+                break
+        if escaped is not None:
+            raise escaped
 
-    async def _main(self) -> None:
+    def _halt(self) -> None:
+        """Interrupt the start, or end the serving, for a signal."""
+        start = self._start_task
+        if start is not None and not start.done():
+            start.cancel()
+        elif self._wake is not None:
+            self._wake.set()
+
+    async def _main(self, received: list[str]) -> None:
         loop = asyncio.get_running_loop()
-        received: list[int] = []
-        start = asyncio.ensure_future(self.astart())
+        start = self._start_task = asyncio.ensure_future(self.astart())
 
         def on_signal(signum: int) -> None:
             name = signal.Signals(signum).name
             if received:
                 _log.error("second %s during shutdown: exiting at once", name)
                 _exit_now(128 + signum)
-            received.append(signum)
+            received.append(name)
             _log.info("%s received: stopping", name)
-            if not start.done():
-                start.cancel()
-            elif self._wake is not None:
-                self._wake.set()
+            self._halt()
 
         installed = _install_signals(loop, on_signal)
         try:
@@ -565,7 +653,7 @@ class Lifecycle:
             except asyncio.CancelledError:
                 if not received:
                     raise
-                name = signal.Signals(received[0]).name
+                name = received[0]
                 message = (
                     f"start interrupted by {name}; started services were "
                     "stopped"
@@ -579,9 +667,10 @@ class Lifecycle:
             for signum in installed:
                 loop.remove_signal_handler(signum)
 
-    async def _serve(self, received: list[int]) -> None:
+    async def _serve(self, received: list[str]) -> None:
         wake = self._wake or asyncio.Event()
-        while not received:
+        # A body may have asked for the stop (astop() sets the phase).
+        while not received and self.phase is Phase.RUNNING:
             # A body that has just ended may not have run its done callback
             # yet; see how it ended before deciding whether all is well.
             for key, task in list(self._bodies.items()):
@@ -744,6 +833,19 @@ class _Starter:
 
 
 # Helpers
+
+
+def _raise_exit(error: BaseException, others: Sequence[BaseException]) -> None:
+    """After a rollback, raise the SystemExit (or the like) a hook raised."""
+    if isinstance(error, ExitRequest):
+        _note_others(error.exit, others)
+        raise error.exit
+
+
+def _note_others(exit: BaseException, others: Sequence[BaseException]) -> None:  # noqa: A002
+    for other in others:
+        if other is not exit and other.__cause__ is not exit:
+            exit.add_note(f"also: {_line(other)}")
 
 
 def _report_to(

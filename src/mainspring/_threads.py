@@ -102,11 +102,39 @@ class Workers:
 workers = Workers()
 
 
+class _Carried(Exception):  # noqa: N818 - carries, is not an error
+    """A SystemExit or the like, carried out of a task to the caller."""
+
+    def __init__(self, exit: BaseException) -> None:  # noqa: A002
+        super().__init__(type(exit).__name__)
+        self.exit = exit
+
+
+async def _carried(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Await ``coroutine``; an exception a task must not raise is carried.
+
+    A task re-raises SystemExit and KeyboardInterrupt out of the event loop
+    itself, which would stop the loop instead of reaching the caller.
+    """
+    try:
+        return await coroutine
+    except (Exception, asyncio.CancelledError):
+        raise
+    except BaseException as exc:
+        raise _Carried(exc) from exc
+
+
 class LoopThread:
-    """An event loop running in a daemon thread, for the sync API."""
+    """An event loop running in a daemon thread, for the sync API.
+
+    Its coroutines' SystemExit and KeyboardInterrupt are raised in the
+    calling thread, never in the loop's: see `_carried` and `_serve`.
+    """
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        # What a task of the application's let out of the loop (see _serve).
+        self._escaped: BaseException | None = None
         ready = threading.Event()
         self._thread = threading.Thread(
             target=self._serve,
@@ -120,7 +148,17 @@ class LoopThread:
     def _serve(self, ready: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.call_soon(ready.set)
-        self.loop.run_forever()
+        while True:
+            try:
+                self.loop.run_forever()
+            except BaseException as exc:
+                # A task of the application's let a SystemExit or the like
+                # out of the loop. Serve on, so that the services can still
+                # be stopped; the next call raises it.
+                if self._escaped is None:
+                    self._escaped = exc
+                continue
+            return
 
     def call(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         """Run ``coroutine`` on the loop and wait for its result.
@@ -132,7 +170,7 @@ class LoopThread:
         tasks: list[asyncio.Task[_T]] = []
 
         def launch() -> None:
-            task = self.loop.create_task(coroutine)
+            task = self.loop.create_task(_carried(coroutine))
             task.add_done_callback(lambda _: done.set())
             tasks.append(task)
 
@@ -155,7 +193,14 @@ class LoopThread:
             self.loop.call_soon_threadsafe(cancel)
             done.wait()
             raise
-        return tasks[0].result()
+        try:
+            result = tasks[0].result()
+        except _Carried as carried:
+            raise carried.exit from None
+        escaped, self._escaped = self._escaped, None
+        if escaped is not None:
+            raise escaped
+        return result
 
     def close(self) -> None:
         """Stop the loop and its thread."""
