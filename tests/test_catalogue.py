@@ -905,19 +905,20 @@ CATALOGUE: dict[str, Case] = {
     "override of an unknown key": Case(
         override(lambda: Container(Settings), Database, object(), use=_order),
         UnknownServiceError,
-        "no service Database is registered",
+        "cannot override Database: no service Database is registered",
         {"key": Database},
     ),
     "override of an unknown key before first use": Case(
         override(lambda: Container(Settings), Database, object()),
         UnknownServiceError,
-        "no service Database is registered",
+        "cannot override Database: no service Database is registered",
         {"key": Database},
     ),
     "overrides= of an unknown key": Case(
         lambda: Container(Settings, overrides={Database: object()}).order,
         UnknownServiceError,
-        "no service Database is registered",
+        "cannot override Database: no service Database is registered",
+        {"action": "override Database"},
     ),
     "override of a built key": Case(
         override(

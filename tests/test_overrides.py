@@ -343,7 +343,9 @@ def test_override_of_an_unknown_key_is_an_unknown_service_error():
     ):
         pass
 
-    assert str(caught.value) == "no service Unrelated is registered"
+    assert str(caught.value) == (
+        "cannot override Unrelated: no service Unrelated is registered"
+    )
     assert caught.value.key is Unrelated
 
 
@@ -480,7 +482,9 @@ def test_container_override_of_an_unknown_key_fails_on_first_use():
     with pytest.raises(UnknownServiceError) as caught:
         container.get(Settings)
 
-    assert str(caught.value) == "no service Unrelated is registered"
+    assert str(caught.value) == (
+        "cannot override Unrelated: no service Unrelated is registered"
+    )
 
 
 # Isolation between containers

@@ -332,7 +332,7 @@ class Container:
         for key, replacement in self._overrides:
             original = nodes.get(key)
             if original is None:
-                raise _unknown(key, nodes)
+                raise _unknown(key, nodes, f"override {describe(key)}")
             declaration = Declaration(
                 replacement.provider,
                 key,
@@ -655,7 +655,9 @@ class Container:
                 )
                 raise StateError(message)
             if key not in self._graph.nodes:
-                raise _unknown(key, self._graph.nodes)
+                raise _unknown(
+                    key, self._graph.nodes, f"override {describe(key)}"
+                )
             if key in self._cache or key in self._pending:
                 message = (
                     f"cannot override {describe(key)}: it is already built; "
@@ -1028,7 +1030,9 @@ def _is_function(value: object) -> bool:
     return True
 
 
-def _unknown(key: object, nodes: Mapping[object, Node]) -> UnknownServiceError:
+def _unknown(
+    key: object, nodes: Mapping[object, Node], action: str = ""
+) -> UnknownServiceError:
     import difflib  # noqa: PLC0415 - only errors need it, and it is slow
 
     names: dict[str, object] = {}
@@ -1037,7 +1041,7 @@ def _unknown(key: object, nodes: Mapping[object, Node]) -> UnknownServiceError:
     close = difflib.get_close_matches(
         describe(key), list(names), n=3, cutoff=0.6
     )
-    return UnknownServiceError(key, [names[name] for name in close])
+    return UnknownServiceError(key, [names[name] for name in close], action)
 
 
 def _refuse_async(key: object, needed: list[object], graph: Graph) -> None:

@@ -104,11 +104,16 @@ class UnknownServiceError(MainspringError, LookupError):
     Attributes:
         key: The key asked for.
         suggestions: Registered keys whose names are close, best first.
+        action: What could not be done, such as ``"override Database"``,
+            shown before the message; ``""`` for a lookup.
     """
 
-    def __init__(self, key: object, suggestions: Sequence[object]) -> None:
+    def __init__(
+        self, key: object, suggestions: Sequence[object], action: str = ""
+    ) -> None:
         self.key = key
         self.suggestions = list(suggestions)
+        self.action = action
         names = [describe(s) for s in self.suggestions]
         shown = describe(key)
         if shown in names:
@@ -116,6 +121,8 @@ class UnknownServiceError(MainspringError, LookupError):
             shown = describe(key, qualified=True)
             names = [describe(s, qualified=True) for s in self.suggestions]
         message = f"no service {shown} is registered"
+        if action:
+            message = f"cannot {action}: {message}"
         if names:
             message += f"; closest: {', '.join(names)}"
         super().__init__(message)
