@@ -425,3 +425,37 @@ def test_get_from_a_fetched_singleton_in_threads_is_consistent():
     assert errors == [None] * THREADS
     assert all(result is built for result in results)
     assert calls == ["fetched"]
+
+
+class Untouchable:
+    """Stands in for a lock or a map that the fast path must not use."""
+
+    def __getattr__(self, name):
+        message = f"the fast path used {name}"
+        raise AssertionError(message)
+
+    def __getitem__(self, key):
+        message = "the fast path read a per-key lock"
+        raise AssertionError(message)
+
+    def __enter__(self):
+        message = "the fast path took a lock"
+        raise AssertionError(message)
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_get_of_a_built_singleton_takes_no_lock_and_reads_no_graph():
+    """Once built, a singleton is a cache read: no lock, no graph walk."""
+    container = Container(Other, Outer)
+    outer = container.get(Outer)
+    container._lock = container._record_lock = Untouchable()
+    container._locks = Untouchable()
+    container._graph = None  # a graph() call would take the lock
+
+    fetched = container.get(Outer)
+    fetched_async = asyncio.run(container.aget(Outer))
+
+    assert fetched is outer
+    assert fetched_async is outer
