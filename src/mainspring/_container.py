@@ -394,8 +394,8 @@ class Container:
 
     def _lookup(self, key: object) -> tuple[object, Graph, Node]:
         key = check_key(key)
-        graph = self.graph(key)
-        if self._phase() == "stopped":
+        graph = self._graph or self.graph(key)
+        if self._lifecycle is not None and self._phase() == "stopped":
             message = (
                 f"cannot get {describe(key)}: the container has stopped; "
                 "build a new container"
@@ -428,10 +428,11 @@ class Container:
         else:
             needed = [key]  # the common case when building in order
         _refuse_async(key, needed, graph)
+        nodes = graph.nodes
         for dep in needed:
-            node = graph.nodes[dep]
+            node = nodes[dep]
             with self._locks[dep]:
-                if dep in self._cache:
+                if dep in cache:
                     continue
                 token = _enter(dep)
                 try:
@@ -879,6 +880,18 @@ def _enter(key: object) -> contextvars.Token[tuple[object, ...]]:
 
 def _node(declaration: Declaration, index: int, *, check: bool = True) -> Node:
     provider = declaration.provider
+    if (
+        type(provider) is type
+        and declaration.provides is None
+        and not declaration.instance
+        and not provider.__flags__ & inspect.TPFLAGS_IS_ABSTRACT
+    ):
+        # A plain class under its own name, the common case: what the
+        # general path below would find, in fewer steps.
+        kind = Kind.CLASS
+        return Node(
+            provider, declaration, kind, index, params_of(provider, kind)
+        )
     if isinstance(provider, Container) and declaration.managed:
         message = "a container cannot be registered as a service"
         hint = (
@@ -1046,9 +1059,10 @@ def _unknown(
 
 def _refuse_async(key: object, needed: list[object], graph: Graph) -> None:
     """Raise before anything is built when ``needed`` holds an async maker."""
+    nodes = graph.nodes
     for dep in needed:
-        node = graph.nodes[dep]
-        if node.kind.is_async:
+        node = nodes[dep]
+        if node.is_async:
             raise _needs_await(key, node)
 
 

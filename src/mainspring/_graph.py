@@ -29,6 +29,7 @@ class Node:
     __slots__ = (
         "declaration",
         "index",
+        "is_async",
         "is_singleton",
         "key",
         "kind",
@@ -49,6 +50,7 @@ class Node:
         self.index = index
         self.params = params
         self.is_singleton = declaration.scope == "singleton"
+        self.is_async = kind.is_async
 
     @property
     def provider(self) -> Any:
@@ -136,43 +138,82 @@ def build_graph(
         CircularDependencyError: The graph has a cycle.
         ScopeError: A singleton depends on a transient.
     """
-    args: dict[object, tuple[Arg, ...]] = {}
+    args = _Args(nodes)
     deps: dict[object, tuple[object, ...]] = {}
     keyed: dict[object, tuple[object, ...]] = {}
+    # Nodes with a parameter that is not a provided key: only these can
+    # lack a required dependency.
+    loose: list[Node] = []
     for key, node in nodes.items():
-        wired, is_keyed = _wire(node, nodes)
-        args[key] = wired
-        keys = tuple([arg.key for arg in wired if arg.key is not None])
-        if is_keyed:
+        keys = _keys_by_position(node, nodes)
+        if keys is None:
+            wired = args[key] = _wire(node, nodes)
+            keys = tuple([arg.key for arg in wired if arg.key is not None])
+            loose.append(node)
+        else:
             keyed[key] = keys
         # A key asked for twice is one dependency.
         deps[key] = keys if len(keys) <= 1 else tuple(dict.fromkeys(keys))
-    for key, node in nodes.items():
+    for node in loose:
         for param in node.params:
             if param.required and param.key not in nodes:
-                path = path_to(key, nodes, deps, requested)
+                path = path_to(node.key, nodes, deps, requested)
                 raise MissingDependencyError(param.key, [*path, param.key])
-    topo = _sort(nodes, deps)
-    for key in topo:
-        if nodes[key].is_singleton:
-            for dep in deps[key]:
+    topo = [nodes[key] for key in _sort(nodes, deps)]
+    for node in topo:
+        if node.is_singleton:
+            for dep in deps[node.key]:
                 if not nodes[dep].is_singleton:
-                    path = path_to(key, nodes, deps, requested)
+                    path = path_to(node.key, nodes, deps, requested)
                     raise ScopeError([*path, dep])
     order = tuple(
-        k
-        for k in topo
-        if nodes[k].is_singleton and nodes[k].declaration.managed
+        [
+            node.key
+            for node in topo
+            if node.is_singleton and node.declaration.managed
+        ]
     )
     return Graph(nodes, args, deps, order, keyed)
 
 
-def _wire(
+def _keys_by_position(
     node: Node, nodes: Mapping[object, Node]
-) -> tuple[tuple[Arg, ...], bool]:
-    """The arguments to pass ``node``, and whether all are keys by position."""
+) -> tuple[object, ...] | None:
+    """The keys to pass ``node`` if all go by position, else ``None``.
+
+    That is when every parameter asks for a key that is provided and none
+    is keyword-only: the common case, which needs no `Arg` list (see
+    `_Args`).
+    """
+    keys = []
+    for param in node.params:
+        key = param.key
+        if key is None or param.keyword_only or key not in nodes:
+            return None
+        keys.append(key)
+    return tuple(keys)
+
+
+class _Args(dict[object, tuple[Arg, ...]]):
+    """``Graph.args``, wired on first use for the providers in ``keyed``.
+
+    Most providers are called with their keys by position and never need
+    an `Arg` list; the generated code for transients and `explain` do.
+    """
+
+    def __init__(self, nodes: Mapping[object, Node]) -> None:
+        super().__init__()
+        self._nodes = nodes
+
+    def __missing__(self, key: object) -> tuple[Arg, ...]:
+        # Racing threads wire the same node alike; either result may stay.
+        wired = self[key] = _wire(self._nodes[key], self._nodes)
+        return wired
+
+
+def _wire(node: Node, nodes: Mapping[object, Node]) -> tuple[Arg, ...]:
+    """The arguments to pass ``node``."""
     wired: list[Arg] = []
-    is_keyed = True
     # Skipped positional-only parameters, passed after all (with their
     # defaults) if a later parameter goes by position.
     held: list[Arg] = []
@@ -184,10 +225,8 @@ def _wire(
             key, value = param.key, None
         elif param.default is EMPTY and param.optional:
             key, value = None, None
-            is_keyed = False
         elif param.positional_only:
             held.append(Arg(param.name, None, param.default, True))
-            is_keyed = False
             continue
         else:
             gap = True
@@ -196,10 +235,8 @@ def _wire(
         if positional:
             wired.extend(held)
             held.clear()
-        else:
-            is_keyed = False
         wired.append(Arg(param.name, key, value, positional))
-    return tuple(wired), is_keyed
+    return tuple(wired)
 
 
 def _sort(

@@ -88,8 +88,10 @@ class Declaration:
                 f"provides={provides!r} for {describe(provider)} is not a type"
             )
             raise TypeError(message)
-        _check_timeout(provider, "start_timeout", start_timeout)
-        _check_timeout(provider, "stop_timeout", stop_timeout)
+        if start_timeout is not INHERIT:
+            _check_timeout(provider, "start_timeout", start_timeout)
+        if stop_timeout is not INHERIT:
+            _check_timeout(provider, "stop_timeout", stop_timeout)
         self.provider = provider
         self.provides = provides
         self.scope = scope
