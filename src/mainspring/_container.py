@@ -964,20 +964,11 @@ def _check_provides(provider: Any, kind: Kind, key: object) -> None:
             return
     if not isinstance(made, type):
         return
-    if getattr(key, "_is_protocol", False):
-        lacking = _lacking_methods(made, key, on_instance=False)
-        if lacking:
-            message = (
-                f"{describe(provider)} is registered with "
-                f"provides={describe(key)} but {describe(made)} lacks "
-                f"{lacking}, which {describe(key)} declares"
-            )
-            raise InvalidProviderError(provider, message)
-    elif not issubclass(made, key):
+    reason = _mismatch(made, key, on_instance=False)
+    if reason:
         message = (
             f"{describe(provider)} is registered with "
-            f"provides={describe(key)} but {describe(made)} is not a "
-            f"subclass of {describe(key)}"
+            f"provides={describe(key)} but {describe(made)} {reason}"
         )
         raise InvalidProviderError(provider, message)
 
@@ -985,22 +976,35 @@ def _check_provides(provider: Any, kind: Kind, key: object) -> None:
 def _check_instance_provides(instance: object, key: object) -> None:
     if not isinstance(key, type):
         return
-    if getattr(key, "_is_protocol", False):
-        lacking = _lacking_methods(instance, key, on_instance=True)
-        if lacking:
-            message = (
-                f"an instance of {describe(type(instance))} is registered "
-                f"with provides={describe(key)} but lacks {lacking}, which "
-                f"{describe(key)} declares"
-            )
-            raise InvalidProviderError(instance, message)
-    elif not isinstance(instance, key):
+    reason = _mismatch(instance, key, on_instance=True)
+    if reason:
         message = (
             f"an instance of {describe(type(instance))} is registered with "
-            f"provides={describe(key)} but is not an instance of "
-            f"{describe(key)}"
+            f"provides={describe(key)} but {reason}"
         )
         raise InvalidProviderError(instance, message)
+
+
+def _mismatch(made: Any, key: type, *, on_instance: bool) -> str:
+    """Why ``made``, a class or an instance, cannot stand for ``key``."""
+    if getattr(key, "_is_protocol", False):
+        lacking = _lacking_methods(made, key, on_instance=on_instance)
+        return (
+            f"lacks {lacking}, which {describe(key)} declares"
+            if lacking
+            else ""
+        )
+    if on_instance:
+        return (
+            ""
+            if isinstance(made, key)
+            else f"is not an instance of {describe(key)}"
+        )
+    return (
+        ""
+        if issubclass(made, key)
+        else f"is not a subclass of {describe(key)}"
+    )
 
 
 def _lacking_methods(
