@@ -480,3 +480,73 @@ def test_an_exit_that_escapes_the_loop_under_run_stops_everything():
 
     assert result.returncode == 8, result.stderr
     assert result.stdout.splitlines() == ["stop Careless", "stop Db"]
+
+
+def test_an_exit_after_an_async_stop_has_waited_is_caught_too():
+    """A stop that suspends first, then exits, is handled the same way."""
+
+    @named
+    class Leaver:
+        def __init__(self, api: Api) -> None:
+            self.api = api
+
+        async def stop(self):
+            await asyncio.sleep(0)
+            EVENTS.append("stop Leaver")
+            raise SystemExit(3)
+
+    container = Container(Db, Api, Leaver)
+    container.start()
+
+    with pytest.raises(SystemExit):
+        container.stop()
+
+    assert EVENTS == ["stop Leaver", "stop Api", "stop Db"]
+
+
+def test_a_body_that_exits_when_cancelled_is_stopped_then_exits():
+    """An exit raised while the stop cancels a body comes after the walk."""
+    began = asyncio.Event()
+
+    @named
+    class Stubborn:
+        def __init__(self, api: Api) -> None:
+            self.api = api
+
+        async def run(self):
+            began.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                raise SystemExit(5) from None
+
+    container = Container(Db, Api, Stubborn)
+    container.start()
+    asyncio.run_coroutine_threadsafe(
+        wait_for(began), container.lifecycle.loop
+    ).result(PATIENCE)
+
+    with pytest.raises(SystemExit) as caught:
+        container.stop()
+
+    assert caught.value.code == 5
+    assert EVENTS == ["stop Api", "stop Db"]
+
+
+def test_an_async_start_that_waits_then_fails_is_a_startup_error():
+    """A failure after the hook's first suspension is an ordinary failure."""
+
+    @named
+    class Late:
+        def __init__(self, api: Api) -> None:
+            self.api = api
+
+        async def start(self):
+            await asyncio.sleep(0)
+            raise ValueError("late")
+
+    with pytest.raises(StartupError) as caught:
+        Container(Db, Api, Late).start()
+
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert EVENTS == ["stop Api", "stop Db"]
