@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import event, given, note, settings
+from hypothesis import Phase, event, given, note, settings
 from hypothesis import strategies as st
 
 from mainspring import (
@@ -193,6 +193,18 @@ def _draw_specs(pick, size, *, kinds, transients, max_deps, with_hooks):
     return Drawn(tuple(specs), tuple(pick.permutation(size)))
 
 
+# The most services a drawn graph may have: "a few hundred", as promised.
+BIG = 300
+# How big a graph is, picked first when a property allows big graphs: small
+# graphs are drawn choice by choice, so a failure shrinks to a few services;
+# the others grow from a drawn seed.
+SCALES = ("small", "hundreds", "largest")
+# Beginning and ending an override both rebuild the graph, and the override
+# properties resolve every service several times: half as many services
+# keeps them as fast as the others.
+OVERRIDDEN = BIG // 2
+
+
 @st.composite
 def graphs(
     draw,
@@ -206,9 +218,13 @@ def graphs(
 ):
     """A random DAG of services and a random registration permutation.
 
-    Up to ``max_size`` services every choice is a Hypothesis draw; with
-    ``big``, some examples instead grow up to ``big`` services from a drawn
-    seed, since hundreds of separate draws per example would be slow.
+    Up to ``max_size`` services every choice is a Hypothesis draw. With
+    ``big``, the scale is picked first, one of `SCALES` with equal chances:
+    ``small`` as above, ``hundreds`` (from ``max_size`` to ``big``
+    services) or ``largest`` (the top sixth, up to ``big``). Those grow
+    from a drawn seed, since hundreds of separate draws per example would be
+    slow, and they make up two examples in three, so big graphs are
+    actually tried, not merely allowed.
     """
     options = {
         "kinds": kinds,
@@ -216,8 +232,13 @@ def graphs(
         "max_deps": max_deps,
         "with_hooks": with_hooks,
     }
-    if big and draw(st.integers(0, 2)) == 0:
-        size = draw(st.integers(max_size, big))
+    scale = "small"
+    if big:
+        scale = draw(st.sampled_from(SCALES))
+        event(f"scale: {scale}")
+    if scale != "small":
+        low = max_size if scale == "hundreds" else big - big // 6
+        size = draw(st.integers(low, big))
         pick = _Seeded(draw(st.integers(0, 2**32 - 1)))
         return _draw_specs(pick, size, **options)
     size = draw(st.integers(1, max_size))
@@ -627,11 +648,38 @@ def start_then_stop(container: Container, api: str):
     return asyncio.run(main())
 
 
+# The drawn graphs
+
+
+def test_big_graphs_are_drawn_not_merely_allowed():
+    """A property allowing ``BIG`` services sees hundreds in many examples."""
+    sizes: list[int] = []
+
+    @settings(
+        max_examples=60,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+    )
+    @given(graphs(big=BIG))
+    def draw(drawn):
+        sizes.append(len(drawn.specs))
+
+    draw()
+
+    largest = [n for n in sizes if n >= BIG - BIG // 6]
+    hundreds = [n for n in sizes if n >= 100]
+    assert len(largest) >= len(sizes) // 6, sizes
+    assert len(hundreds) >= len(sizes) // 3, sizes
+    assert max(sizes) >= BIG - 10, sizes
+    assert min(sizes) <= 5, sizes
+
+
 # The start order
 
 
 @settings(max_examples=EXAMPLES * 2)
-@given(graphs(big=300, with_hooks=False, max_deps=5))
+@given(graphs(big=BIG, with_hooks=False, max_deps=5))
 def test_order_is_kahn_with_registration_priority(drawn):
     """``order`` places the earliest registered of the services now ready."""
     built = Built(drawn, World())
@@ -646,7 +694,7 @@ def test_order_is_kahn_with_registration_priority(drawn):
 
 
 @settings(max_examples=EXAMPLES)
-@given(graphs(big=120, with_hooks=False), st.randoms())
+@given(graphs(big=BIG, with_hooks=False), st.randoms())
 def test_order_is_the_same_for_every_way_of_registering(drawn, rnd):
     """Registries, explicit providers and register() agree on the order."""
     built = Built(drawn, World())
@@ -673,7 +721,7 @@ def test_order_is_the_same_for_every_way_of_registering(drawn, rnd):
 
 
 @settings(max_examples=EXAMPLES)
-@given(graphs(big=150, with_hooks=False))
+@given(graphs(big=BIG, with_hooks=False))
 def test_registration_order_is_the_order_when_it_respects_dependencies(
     drawn,
 ):
@@ -730,7 +778,7 @@ def test_order_is_the_same_under_every_hash_seed():
 
 
 @settings(max_examples=EXAMPLES)
-@given(graphs(big=150), st.sampled_from(["sync", "async"]))
+@given(graphs(big=BIG), st.sampled_from(["sync", "async"]))
 def test_starts_follow_dependencies_and_stop_reverses_order(drawn, api):
     """Each start() begins after its dependencies' returned; stop reverses."""
     world = World()
@@ -836,7 +884,7 @@ def check_startup_error(error, mode: str, key: type, rollback) -> None:
 
 
 @settings(max_examples=EXAMPLES * 2)
-@given(graphs(big=100), st.data())
+@given(graphs(big=BIG), st.data())
 def test_a_failed_start_rolls_back_exactly_what_started(drawn, data):
     """One start fails: the started ones stop in reverse, generators end."""
     if not drawn.singletons:
@@ -903,7 +951,7 @@ def test_a_failed_start_rolls_back_exactly_what_started(drawn, data):
 
 
 @settings(max_examples=EXAMPLES)
-@given(graphs(big=100), st.sampled_from(["sync", "async"]), st.data())
+@given(graphs(big=BIG), st.sampled_from(["sync", "async"]), st.data())
 def test_failed_stops_are_collected_and_every_other_step_runs(
     drawn, api, data
 ):
@@ -1106,7 +1154,7 @@ def check_kept_or_rebuilt(drawn, stale, before, inside, after) -> None:
 
 
 @settings(max_examples=EXAMPLES * 2)
-@given(graphs(max_size=25, kinds=SYNC_KINDS, with_hooks=False), st.data())
+@given(graphs(big=OVERRIDDEN, kinds=SYNC_KINDS, with_hooks=False), st.data())
 def test_an_override_is_undone_after_its_block_and_stays_in_its_container(
     drawn, data
 ):
@@ -1164,7 +1212,7 @@ def test_an_override_is_undone_after_its_block_and_stays_in_its_container(
 
 
 @settings(max_examples=EXAMPLES)
-@given(graphs(max_size=20, kinds=SYNC_KINDS, with_hooks=False), st.data())
+@given(graphs(big=OVERRIDDEN, kinds=SYNC_KINDS, with_hooks=False), st.data())
 def test_constructor_overrides_never_reach_another_container(drawn, data):
     """``Container(overrides=...)`` changes that container only."""
     world = World()
@@ -1201,7 +1249,7 @@ class Lookalike:
 
 
 @settings(max_examples=EXAMPLES)
-@given(graphs(max_size=12, kinds=SYNC_KINDS, with_hooks=False), st.data())
+@given(graphs(big=OVERRIDDEN, kinds=SYNC_KINDS, with_hooks=False), st.data())
 def test_nested_overrides_unwind_one_block_at_a_time(drawn, data):
     """Leaving each nested block restores exactly what the outer one set."""
     built = Built(drawn, World())
