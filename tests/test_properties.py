@@ -827,6 +827,131 @@ def check_wiring(built: Built, spec: Spec, container: Container) -> None:
 
 
 START_FAULTS = ("raise", "hang", "cancel", "interrupt", "build")
+# How many of the steps that may fail do: picked first, with equal chances.
+SUBSET_SIZES = ("none", "one", "some", "all")
+# Each hang lasts its whole budget in real time, so at most this many steps
+# hang in one example, and fewer hang in most examples; any number may
+# raise.
+MOST_HANGS = 6
+HANG_SIZES = ("none", "none", "one", "some", "all")
+# Subsets of more items than this are picked from a drawn seed.
+SEEDED = 30
+VERBS = {
+    "cancel": "cancelling run() of",
+    "stop": "stopping",
+    "teardown": "tearing down",
+}
+
+
+def draw_subset(
+    data, items, label: str, *, most=None, sizes=SUBSET_SIZES
+) -> list:
+    """Any subset of ``items``, of at most ``most``; its size is picked first.
+
+    The size is one of ``sizes``, so that every item failing is tried as
+    well as a single one.
+    """
+    most = len(items) if most is None else min(most, len(items))
+    if not most:
+        return []
+    size = data.draw(st.sampled_from(sizes), label=f"{label}: size")
+    event(f"{label}: {size}")
+    count = {"none": 0, "one": 1, "all": most}.get(size)
+    if count is None:
+        count = data.draw(st.integers(min(2, most), most))
+    if count == len(items):
+        return list(items)
+    if len(items) > SEEDED:
+        # One draw per item would exceed what Hypothesis lets an example
+        # draw: hundreds of items are picked with a drawn seed instead.
+        seed = data.draw(st.integers(0, 2**32 - 1), label=f"{label}: seed")
+        rnd = random.Random(seed)  # noqa: S311 - not for secrets
+        return rnd.sample(list(items), count)
+    return data.draw(
+        st.lists(
+            st.sampled_from(items),
+            min_size=count,
+            max_size=count,
+            unique=True,
+        ),
+        label=label,
+    )
+
+
+def draw_stop_faults(
+    data, drawn: Drawn, steps, hangable
+) -> dict[tuple[str, str], str]:
+    """Some of the stop ``steps`` hang (of those ``hangable``), some raise."""
+    hanging = draw_subset(
+        data,
+        [s for s in steps if s in hangable],
+        "hanging",
+        most=MOST_HANGS,
+        sizes=HANG_SIZES,
+    )
+    raising = draw_subset(
+        data, [s for s in steps if s not in hanging], "raising"
+    )
+    # Known shortcoming: when a service's steps all run in a worker thread
+    # (no run() body, a sync stop(), a sync generator) and its teardown
+    # overruns, the failure of its stop() is dropped; see
+    # test_a_failed_sync_stop_is_kept_when_its_teardown_then_overruns.
+    raising = [
+        (step, name)
+        for step, name in raising
+        if not (
+            step == "stop"
+            and ("teardown", name) in hanging
+            and runs_in_one_thread(drawn.by_name(name))
+        )
+    ]
+    return dict.fromkeys(hanging, "hang") | dict.fromkeys(raising, "raise")
+
+
+def runs_in_one_thread(spec: Spec) -> bool:
+    """Whether every stop step of ``spec`` is sync (see SyncStops)."""
+    return not spec.body and spec.stop != "async" and spec.kind == "generator"
+
+
+def stop_budgets(faults) -> dict[str, float]:
+    """The stop budget of each service with a hanging stop step."""
+    budgets: dict[str, float] = {}
+    for (step, name), mode in faults.items():
+        if mode == "hang" and step != "start":
+            budget = TEARDOWN_HANG if step == "teardown" else HANG
+            budgets[name] = min(budget, budgets.get(name, budget))
+    return budgets
+
+
+def stop_failures(walk, faults, budgets) -> list[tuple[str, str, str | None]]:
+    """What the walk must report: service, message, the note on the error.
+
+    A step that raised is tagged with what was being done; a hang is a
+    TimeoutError naming the service's budget, with no tag.
+    """
+    failures: list[tuple[str, str, str | None]] = []
+    for step, name in walk:
+        mode = faults.get((step, name))
+        if mode == "raise":
+            tag = f"while {VERBS[step]} {name}"
+            failures.append((name, f"{step} {name} failed", tag))
+        elif mode == "hang":
+            budget = budgets[name]
+            failures.append(
+                (name, f"{name} did not stop within {budget}s", None)
+            )
+    return failures
+
+
+def check_failures(errors, failures) -> None:
+    """Each error is the expected failure: its class, text and note."""
+    assert [str(e) for e in errors] == [f[1] for f in failures]
+    for error, (_, _, tag) in zip(errors, failures, strict=True):
+        if tag is None:
+            assert isinstance(error, TimeoutError)
+        else:
+            assert isinstance(error, BoomError)
+            assert tag in error.__notes__
 
 
 def start_and_fail(container: Container, api: str, world: World):
@@ -876,11 +1001,35 @@ def check_startup_error(error, mode: str, key: type, rollback) -> None:
         return
     assert error.service is key
     assert str(error) == startup_message(mode, key.__qualname__)
-    assert [str(e) for e in error.rollback_errors] == rollback
-    notes = [f"during rollback: BoomError: {m}" for m in rollback]
+    check_failures(error.rollback_errors, rollback)
+    notes = [
+        f"during rollback: {type(e).__name__}: {e}"
+        for e in error.rollback_errors
+    ]
     assert getattr(error, "__notes__", []) == notes
     if mode in {"raise", "build"}:
         assert isinstance(error.__cause__, BoomError)
+
+
+def rollback_faults(data, drawn: Drawn, target: Spec, mode: str):
+    """The failing start (or build) of ``target``, and the rollback's faults.
+
+    Any of the stops and teardowns that the rollback runs may raise or
+    hang. Returns the faults, the stop budget of each service with a hang,
+    and the timeouts to declare.
+    """
+    steps = [("stop", s.name) for s in drawn.singletons if s.stop]
+    steps += [("teardown", s.name) for s in drawn.singletons if s.has_teardown]
+    faults = draw_stop_faults(data, drawn, steps, hangable=set(steps))
+    budgets = stop_budgets(faults)
+    timeouts = {name: {"stop_timeout": b} for name, b in budgets.items()}
+    if mode == "build":
+        faults[("build", target.name)] = "raise"
+    else:
+        faults[("start", target.name)] = mode
+    if mode == "hang":
+        timeouts.setdefault(target.name, {})["start_timeout"] = HANG
+    return faults, budgets, timeouts
 
 
 @settings(max_examples=EXAMPLES * 2)
@@ -900,17 +1049,7 @@ def test_a_failed_start_rolls_back_exactly_what_started(drawn, data):
         if mode == "interrupt"
         else data.draw(st.sampled_from(["sync", "async"]), label="api")
     )
-    stoppable = [s.name for s in drawn.singletons if s.stop]
-    failing_stops = data.draw(
-        st.sets(st.sampled_from(stoppable or ["-"])),
-        label="stops failing during rollback",
-    )
-    faults = {("stop", name): "raise" for name in failing_stops}
-    if mode == "build":
-        faults[("build", target.name)] = "raise"
-    else:
-        faults[("start", target.name)] = mode
-    timeouts = {target.name: {"start_timeout": HANG}} if mode == "hang" else {}
+    faults, budgets, timeouts = rollback_faults(data, drawn, target, mode)
     world = World(faults)
     built = Built(drawn, world, timeouts)
     container = built.container()
@@ -931,17 +1070,25 @@ def test_a_failed_start_rolls_back_exactly_what_started(drawn, data):
     assert target.name not in started or mode == "interrupt"
     if mode == "build":
         assert not world.of("begin")
-    assert logs.stopped == [n for n in reversed(order) if n in started]
+    # A service whose stop or teardown hangs is not reported as stopped.
+    assert logs.stopped == [
+        n for n in reversed(order) if n in started and n not in budgets
+    ]
     walk = world.of("cancel", "stop", "teardown")
     assert walk == expected_walk(drawn, world, order, started)
     generators = {
         n for _, n in world.of("build") if drawn.by_name(n).has_teardown
     }
-    assert {n for _, n in world.of("teardown")} == generators
-    rollback = [
-        f"stop {n} failed" for _, n in world.of("stop") if n in failing_stops
-    ]
+    # Every built generator is torn down, unless its service's stop hung.
+    cut = {
+        n for (step, n), m in faults.items() if (step, m) == ("stop", "hang")
+    }
+    assert {n for _, n in world.of("teardown")} == generators - (cut & started)
+    rollback = stop_failures(walk, faults, budgets)
     check_startup_error(error, mode, built.products[target.index], rollback)
+    if mode == "interrupt":
+        # Cancelled, run() has no error to carry them: they are kept.
+        check_failures(container.lifecycle._interrupted_rollback, rollback)
     # The container is done: stop does nothing, start is refused.
     events = list(world.events)
     container.stop()
@@ -956,34 +1103,15 @@ def test_failed_stops_are_collected_and_every_other_step_runs(
     drawn, api, data
 ):
     """Stops and teardowns that fail are all reported; the rest still run."""
-    steps = [("stop", s.name) for s in drawn.singletons if s.stop]
+    steps = [("cancel", s.name) for s in drawn.singletons if s.body]
+    steps += [("stop", s.name) for s in drawn.singletons if s.stop]
     steps += [("teardown", s.name) for s in drawn.singletons if s.has_teardown]
-    bodies = [("cancel", s.name) for s in drawn.singletons if s.body]
-    faults = data.draw(
-        st.dictionaries(
-            st.sampled_from(steps or [("stop", "-")]),
-            st.sampled_from(["raise", "hang"]),
-            max_size=3,
-        ),
-        label="faults",
-    )
     # A body that ignores its cancellation stays pending until the loop
     # ends: only asyncio.run() cancels it again at the end.
-    body_faults = ["raise", "hang"] if api == "async" else ["raise"]
-    faults |= data.draw(
-        st.dictionaries(
-            st.sampled_from(bodies or [("cancel", "-")]),
-            st.sampled_from(body_faults),
-            max_size=2,
-        ),
-        label="bodies failing",
-    )
-    timeouts = {}
-    for (step, name), mode in faults.items():
-        if mode == "hang":
-            budget = TEARDOWN_HANG if step == "teardown" else HANG
-            current = timeouts.get(name, {}).get("stop_timeout", budget)
-            timeouts[name] = {"stop_timeout": min(budget, current)}
+    hangable = {s for s in steps if s[0] != "cancel" or api == "async"}
+    faults = draw_stop_faults(data, drawn, steps, hangable)
+    budgets = stop_budgets(faults)
+    timeouts = {name: {"stop_timeout": b} for name, b in budgets.items()}
     world = World(faults)
     built = Built(drawn, world, timeouts)
     container = built.container()
@@ -998,38 +1126,49 @@ def test_failed_stops_are_collected_and_every_other_step_runs(
     note(f"order={order} events={world.events}")
     walk = world.of("cancel", "stop", "teardown")
     assert walk == expected_walk(drawn, world, order, set(order))
-    failures = []
-    verbs = {
-        "cancel": "cancelling run() of",
-        "stop": "stopping",
-        "teardown": "tearing down",
-    }
-    for step, name in walk:
-        mode = faults.get((step, name))
-        if mode == "raise":
-            failures.append(
-                (name, f"{step} {name} failed", f"while {verbs[step]} {name}")
-            )
-        elif mode == "hang":
-            budget = timeouts[name]["stop_timeout"]
-            failures.append(
-                (name, f"{name} did not stop within {budget}s", None)
-            )
+    failures = stop_failures(walk, faults, budgets)
     event(f"failures reported: {min(len(failures), 3)}+")
     if not failures:
         assert error is None
         return
     assert isinstance(error, ShutdownError)
     assert [k.__qualname__ for k in error.services] == [f[0] for f in failures]
-    assert [str(e) for e in error.exceptions] == [f[1] for f in failures]
-    for member, (_, _, tag) in zip(error.exceptions, failures, strict=True):
-        if tag is None:
-            assert isinstance(member, TimeoutError)
-        else:
-            assert isinstance(member, BoomError)
-            assert tag in member.__notes__
+    check_failures(error.exceptions, failures)
     names = ", ".join(dict.fromkeys(f[0] for f in failures))
     assert error.message == f"stopping left failures in {names}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a stop run in a worker thread (SyncStops) keeps the failures "
+    "of the stops that finished only: when a service's teardown overruns, "
+    "the failure of its stop() is dropped, neither raised nor logged",
+)
+def test_a_failed_sync_stop_is_kept_when_its_teardown_then_overruns():
+    """stop() raises, then the teardown hangs: both failures are reported."""
+    release = threading.Event()
+
+    class Pool:
+        def stop(self):
+            message = "stop Pool failed"
+            raise BoomError(message)
+
+    def pool() -> Iterator[Pool]:
+        yield Pool()
+        release.wait()
+
+    container = Container(pool, stop_timeout=HANG)
+    container.start()
+    try:
+        with pytest.raises(ShutdownError) as info:
+            container.stop()
+    finally:
+        release.set()
+
+    assert [f"{type(e).__name__}: {e}" for e in info.value.exceptions] == [
+        "BoomError: stop Pool failed",
+        f"TimeoutError: {Pool.__qualname__} did not stop within {HANG}s",
+    ]
 
 
 def test_a_failing_body_is_logged_with_its_service():
