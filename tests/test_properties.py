@@ -259,6 +259,8 @@ class World:
         self.release = threading.Event()
         self.interrupt = None
         self.instances: dict[str, object] = {}
+        # Set by each run() body as it begins: {name: an Event}.
+        self.began: dict[str, asyncio.Event | threading.Event] = {}
 
     def record(self, what: str, name: str) -> None:
         # list.append is atomic, so hooks in worker threads may record.
@@ -402,6 +404,9 @@ def _body(spec: Spec, world: World):
 
     async def run(self):
         world.record("run", name)
+        began = world.began.get(name)
+        if began is not None:
+            began.set()
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
@@ -557,6 +562,8 @@ class LogCapture(logging.Handler):
         self.started: list[str] = []
         self.stopped: list[str] = []
         self.errors: list[logging.LogRecord] = []
+        # Called (in the logging thread) on each ERROR record.
+        self.on_error = None
 
     def emit(self, record: logging.LogRecord) -> None:
         service = getattr(record, "mainspring_service", None)
@@ -567,6 +574,8 @@ class LogCapture(logging.Handler):
             self.stopped.append(service)
         if record.levelno >= logging.ERROR:
             self.errors.append(record)
+            if self.on_error is not None:
+                self.on_error()
 
 
 @contextmanager
@@ -621,31 +630,48 @@ def check_starts_follow_dependencies(drawn: Drawn, world: World) -> None:
                 assert position[("start", dep)] < begun, (dep, name)
 
 
-def start_then_stop(container: Container, api: str):
-    """Start, then stop, through the sync or the async API.
+def start_then_stop(container: Container, api: str, world: World, bodies):
+    """Start, wait until every run() body has begun, then stop.
 
-    Returns the stop's `ShutdownError`, or ``None`` when it raised none.
+    ``bodies`` names the services whose run() body the start launches.
+    Each sets its event as it begins, so the stop finds every body running
+    and must cancel each one. Returns the stop's `ShutdownError`, or
+    ``None`` when it raised none.
     """
     if api == "sync":
+        world.began = {name: threading.Event() for name in bodies}
         container.start()
         assert list(container.statuses()) == container.order
-        try:
-            container.stop()
-        except ShutdownError as exc:
-            return exc
-        return None
+        for name, began in world.began.items():
+            assert began.wait(GENEROUS), f"the run() of {name} never began"
+        error = _stop_and_report(container)
+    else:
 
-    async def main():
-        await container.astart()
-        # One pass of the loop lets every launched run() body begin.
-        await asyncio.sleep(0)
-        try:
-            await container.astop()
-        except ShutdownError as exc:
-            return exc
-        return None
+        async def main():
+            world.began = {name: asyncio.Event() for name in bodies}
+            await container.astart()
+            async with asyncio.timeout(GENEROUS):
+                for began in world.began.values():
+                    await began.wait()
+            try:
+                await container.astop()
+            except ShutdownError as exc:
+                return exc
+            return None
 
-    return asyncio.run(main())
+        error = asyncio.run(main())
+    assert {n for _, n in world.of("run")} == set(bodies)
+    assert {n for _, n in world.of("cancel")} == set(bodies)
+    return error
+
+
+def _stop_and_report(container: Container):
+    """Stop; return the ShutdownError raised, or None."""
+    try:
+        container.stop()
+    except ShutdownError as exc:
+        return exc
+    return None
 
 
 # The drawn graphs
@@ -786,8 +812,9 @@ def test_starts_follow_dependencies_and_stop_reverses_order(drawn, api):
     container = built.container()
     order = built.names(container.order)
 
+    bodies = {s.name for s in drawn.singletons if s.body}
     with captured_logs() as logs:
-        assert start_then_stop(container, api) is None
+        assert start_then_stop(container, api, world, bodies) is None
 
     singletons = {s.name for s in drawn.singletons}
     builds = [name for what, name in world.events if what == "build"]
@@ -1117,9 +1144,10 @@ def test_failed_stops_are_collected_and_every_other_step_runs(
     container = built.container()
     order = built.names(container.order)
 
+    bodies = {s.name for s in drawn.singletons if s.body}
     with captured_logs():
         try:
-            error = start_then_stop(container, api)
+            error = start_then_stop(container, api, world, bodies)
         finally:
             world.release.set()
 
@@ -1169,15 +1197,6 @@ def test_a_failed_sync_stop_is_kept_when_its_teardown_then_overruns():
         "BoomError: stop Pool failed",
         f"TimeoutError: {Pool.__qualname__} did not stop within {HANG}s",
     ]
-
-
-def _stop_and_report(container: Container):
-    """Stop; return the ShutdownError raised, or None."""
-    try:
-        container.stop()
-    except ShutdownError as exc:
-        return exc
-    return None
 
 
 @pytest.mark.xfail(
@@ -1253,16 +1272,19 @@ def test_a_failing_body_is_logged_with_its_service():
     container = Container(Failing)
 
     async def main():
+        logged = asyncio.Event()
+        logs.on_error = logged.set
         await container.astart()
-        # The body runs, fails, and its end is reported, one pass each.
-        for _ in range(3):
-            await asyncio.sleep(0)
+        # Reported as soon as the body ends, before anything stops it.
+        async with asyncio.timeout(GENEROUS):
+            await logged.wait()
         with pytest.raises(ShutdownError):
             await container.astop()
 
     with captured_logs() as logs:
         asyncio.run(main())
 
+    # Once: the stop that finds it failed does not report it again.
     (record,) = logs.errors
     name = Failing.__qualname__
     assert record.getMessage() == f"{name}.run() failed"
