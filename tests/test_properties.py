@@ -1305,43 +1305,90 @@ def dependents_of(drawn: Drawn, index: int) -> set[int]:
 
 
 def replacement_for(how: str, world: World, deps: dict[str, type]):
-    """A replacement of the kind ``how``, and the class of what it makes."""
+    """A replacement of the kind ``how``, and the class of what it makes.
+
+    What it makes records its build, start, stop and teardown as ``R``.
+    """
 
     def __init__(self, *args):  # noqa: N807 - becomes __init__
         world.record("build", "R")
         self.received = dict(zip(deps, args, strict=True))
 
+    def start(self):
+        world.record("start", "R")
+
+    def stop(self):
+        world.record("stop", "R")
+
     __init__.__signature__ = _signature(list(deps), method=True)
     __init__.__annotations__ = dict(deps)
-    made = type("R", (), {"__init__": __init__, "__qualname__": "R"})
+    namespace = {"__init__": __init__, "__qualname__": "R"}
+    made = type("R", (), {**namespace, "start": start, "stop": stop})
     if how == "instance":
         return made.__new__(made), made
     if how == "class":
         return made, made
-    if how == "function":
-
-        def make_r(*args):
-            return made(*args)
-
-        returns = made
-    else:
-
-        def make_r(*args):
-            yield made(*args)
-            world.record("teardown", "R")
-
-        returns = Iterator[made]
+    make_r, returns = _replacement_factory(how, world, made)
     make_r.__signature__ = _signature(list(deps), method=False)
     make_r.__annotations__ = {**deps, "return": returns}
     return make_r, made
 
 
-def draw_replacement(data, drawn: Drawn, built: Built, target: Spec):
-    """A replacement for ``target``, of a kind its scope allows."""
-    kinds = ["instance", "class", "function"]
-    if target.is_singleton:
-        kinds.append("generator")
-    how = data.draw(st.sampled_from(kinds), label="replacement")
+def _replacement_factory(how: str, world: World, made: type):
+    """A factory of the kind ``how`` for ``made``, and its return type."""
+    if how == "function":
+
+        def make_r(*args):
+            return made(*args)
+
+        return make_r, made
+    if how == "coroutine":
+
+        async def amake_r(*args):
+            await asyncio.sleep(0)
+            return made(*args)
+
+        return amake_r, made
+    if how == "generator":
+
+        def generate_r(*args):
+            yield made(*args)
+            world.record("teardown", "R")
+
+        return generate_r, Iterator[made]
+
+    async def agenerate_r(*args):
+        yield made(*args)
+        world.record("teardown", "R")
+
+    return agenerate_r, AsyncIterator[made]
+
+
+REPLACEMENTS = {
+    "sync": ("instance", "class", "function", "generator"),
+    "async": (
+        "instance",
+        "class",
+        "function",
+        "coroutine",
+        "generator",
+        "async_generator",
+    ),
+}
+
+
+def draw_replacement(data, drawn: Drawn, built: Built, api: str):
+    """A target, and a replacement of a kind ``api`` and its scope allow.
+
+    Returns the target, the kind of replacement, the replacement and the
+    class of what it makes.
+    """
+    how = data.draw(st.sampled_from(REPLACEMENTS[api]), label="replacement")
+    # Only a singleton can have a generator as its provider.
+    targets = drawn.singletons if how in TEARDOWN_KINDS else drawn.specs
+    if not targets:
+        targets, how = drawn.specs, "function"
+    target = data.draw(st.sampled_from(targets), label="target")
     # The replacement may need services the original did not, as long as
     # that makes no cycle and no singleton needs a transient.
     stale = dependents_of(drawn, target.index)
@@ -1358,7 +1405,57 @@ def draw_replacement(data, drawn: Drawn, built: Built, target: Spec):
     )
     deps = {f"s{s.index}": built.products[s.index] for s in needs}
     replacement, made = replacement_for(how, built.world, deps)
-    return how, replacement, made
+    return target, how, replacement, made
+
+
+class Driver:
+    """The sync or the async API, called from one coroutine.
+
+    With ``sync``, the sync methods are called as they are (``start`` runs
+    the services on a private loop in a thread of its own); with
+    ``async``, their async twins are awaited on the running loop.
+    """
+
+    def __init__(self, api: str) -> None:
+        self.api = api
+
+    async def get(self, container: Container, key):
+        if self.api == "sync":
+            return container.get(key)
+        return await container.aget(key)
+
+    async def start(self, container: Container) -> None:
+        if self.api == "sync":
+            container.start()
+        else:
+            await container.astart()
+
+    async def stop(self, container: Container) -> None:
+        if self.api == "sync":
+            container.stop()
+        else:
+            await container.astop()
+
+    async def get_all(self, container: Container, built: Built, specs):
+        """Every spec's instance from ``container``, by spec name."""
+        return {
+            s.name: await self.get(container, built.products[s.index])
+            for s in specs
+        }
+
+
+def built_by_getting(drawn: Drawn, specs) -> set[str]:
+    """The singletons that getting each of ``specs`` builds."""
+    found = ancestors(drawn)
+    names = {s.name for s in specs}.union(*(found[s.name] for s in specs))
+    return {n for n in names if drawn.by_name(n).is_singleton}
+
+
+def already_built(name: str) -> str:
+    return (
+        f"cannot override {name}: it is already built; override before the "
+        "first get() or start()"
+    )
 
 
 def check_dependents(drawn, target, made, inside, after) -> None:
@@ -1385,89 +1482,268 @@ def check_kept_or_rebuilt(drawn, stale, before, inside, after) -> None:
             assert after[spec.name] is before[spec.name]
 
 
+def override_kinds(api: str) -> tuple[str, ...]:
+    """Providers the graph may hold: only sync ones under sync get()."""
+    return SYNC_KINDS if api == "sync" else ALL_KINDS
+
+
+def torn_down_as_the_block_ends(drawn, stale, target, how) -> set[str]:
+    """The sync generators made from the replacement, dropped at its end.
+
+    Async ones wait for the container's stop: they need its loop.
+    """
+    names = {
+        drawn.specs[i].name
+        for i in stale - {target.index}
+        if drawn.specs[i].kind == "generator"
+    }
+    return names | ({"R"} if how == "generator" else set())
+
+
 @settings(max_examples=EXAMPLES * 2)
-@given(graphs(big=OVERRIDDEN, kinds=SYNC_KINDS, with_hooks=False), st.data())
+@given(st.sampled_from(["sync", "async"]), st.data())
 def test_an_override_is_undone_after_its_block_and_stays_in_its_container(
-    drawn, data
+    api, data
 ):
     """Inside the block dependents get the replacement; after it, nothing."""
+    drawn = data.draw(
+        graphs(big=OVERRIDDEN, kinds=override_kinds(api), with_hooks=False),
+        label="graph",
+    )
     world = World()
     built = Built(drawn, world)
-    target = data.draw(st.sampled_from(drawn.specs), label="target")
+    target, how, replacement, made = draw_replacement(data, drawn, built, api)
     key = built.products[target.index]
     stale = dependents_of(drawn, target.index)
-    how, replacement, made = draw_replacement(data, drawn, built, target)
     validate_first = data.draw(st.booleans(), label="validate first")
-    fresh = [s for s in drawn.specs if s.index not in stale]
     early = data.draw(
-        st.lists(st.sampled_from(fresh), unique=True)
-        if fresh
-        else st.just([]),
+        st.lists(st.sampled_from(drawn.specs), unique=True, max_size=SEEDED),
         label="built before the block",
     )
+    refused = target.name in built_by_getting(drawn, early)
+    event(f"override: {'refused' if refused else how}")
     c1, c2 = built.container(), built.container()
     if validate_first:
         assert c1.order == c2.order
-    before = {s.name: c1.get(built.products[s.index]) for s in early}
+    driver = Driver(api)
 
-    with c1.override(key, replacement):
-        inside = {s.name: c1.get(built.products[s.index]) for s in drawn.specs}
-        assert type(c2.get(key)) is key
-        teardowns_inside = len(world.of("teardown"))
+    async def scenario():
+        before = await driver.get_all(c1, built, early)
+        if refused:
+            with (
+                pytest.raises(StateError) as info,
+                c1.override(key, replacement),
+            ):
+                pytest.fail("an override of a built key began")
+            assert str(info.value) == already_built(target.name)
+            assert not c1._overrides
+            assert type(await driver.get(c1, key)) is key
+            await driver.stop(c1)
+            return None
+        with c1.override(key, replacement):
+            inside = await driver.get_all(c1, built, drawn.specs)
+            assert type(await driver.get(c2, key)) is key
+            teardowns_inside = len(world.of("teardown"))
+        evicted = [n for _, n in world.of("teardown")][teardowns_inside:]
+        after = await driver.get_all(c1, built, drawn.specs)
+        # Every instance a generator made, in either container, is torn
+        # down when they stop.
+        await driver.stop(c1)
+        await driver.stop(c2)
+        return before, inside, evicted, after
 
-    evicted = [n for _, n in world.of("teardown")][teardowns_inside:]
-    after = {s.name: c1.get(built.products[s.index]) for s in drawn.specs}
-
+    outcome = asyncio.run(scenario())
+    if outcome is None:
+        return
+    before, inside, evicted, after = outcome
     if how == "instance":
         assert inside[target.name] is replacement
     assert type(inside[target.name]) is made
     assert type(after[target.name]) is key
     check_dependents(drawn, target, made, inside, after)
     check_kept_or_rebuilt(drawn, stale, before, inside, after)
-    expected_evicted = {
-        drawn.specs[i].name
-        for i in stale - {target.index}
-        if drawn.specs[i].has_teardown
-    } | ({"R"} if how == "generator" else set())
-    assert sorted(evicted) == sorted(expected_evicted)
+    expected = torn_down_as_the_block_ends(drawn, stale, target, how)
+    assert sorted(evicted) == sorted(expected)
     assert not c1._overrides
-    # Every instance a generator made, in either container, is torn down.
-    c1.stop()
-    c2.stop()
     generator_made = [
         n
         for _, n in world.of("build")
-        if (n == "R" and how == "generator")
+        if (n == "R" and how in TEARDOWN_KINDS)
         or (n != "R" and drawn.by_name(n).has_teardown)
     ]
     assert sorted(n for _, n in world.of("teardown")) == sorted(generator_made)
 
 
+# When the container starts, relative to the override's block.
+RUNS = ("started inside", "overridden while running", "running at the end")
+
+
+def ends_while_running(name: str) -> str:
+    return (
+        f"cannot end the override of {name} while the container runs: "
+        "started services hold the replacement; stop the container inside "
+        "the block"
+    )
+
+
+class OverriddenRun:
+    """A run of one container around an override, beside another container.
+
+    ``run`` is one of `RUNS`. The scenario returns the start order of the
+    container that ran.
+    """
+
+    def __init__(self, built: Built, api: str, target: Spec, replacement):
+        self.built = built
+        self.driver = Driver(api)
+        self.target = target
+        self.key = built.products[target.index]
+        self.replacement = replacement
+        self.container = built.container()
+        self.other = built.container()
+
+    async def __call__(self, run: str, made: type) -> list[str]:
+        container, key = self.container, self.key
+        if run == "overridden while running":
+            await self.driver.start(container)
+            order = self.built.names(container.order)
+            await self._override_while_running(made)
+        else:
+            block = container.override(key, self.replacement)
+            block.__enter__()
+            await self.driver.start(container)
+            # The replacement may need other services: the order is the
+            # one computed with it.
+            order = self.built.names(container.order)
+            await self.check_held(made)
+            if run == "started inside":
+                await self.driver.stop(container)
+                block.__exit__(None, None, None)
+            elif self.target.is_singleton:
+                with pytest.raises(StateError) as info:
+                    block.__exit__(None, None, None)
+                assert str(info.value) == ends_while_running(self.target.name)
+            else:
+                # No singleton can hold a transient: the block may end.
+                block.__exit__(None, None, None)
+                assert type(await self.driver.get(container, key)) is key
+        await self.driver.stop(container)
+        await self.driver.stop(self.other)
+        return order
+
+    async def _override_while_running(self, made: type) -> None:
+        container, key = self.container, self.key
+        if self.target.is_singleton:
+            with (
+                pytest.raises(StateError) as info,
+                container.override(key, self.replacement),
+            ):
+                pytest.fail("a started singleton was overridden")
+            assert str(info.value) == already_built(self.target.name)
+            assert type(await self.driver.get(container, key)) is key
+        else:
+            with container.override(key, self.replacement):
+                await self.check_held(made)
+
+    async def check_held(self, made: type) -> None:
+        """Dependents hold the replacement; the other container's do not.
+
+        Only singletons are built by a start, so the transient dependents
+        are made here, in both containers.
+        """
+        get, key = self.driver.get, self.key
+        param = f"s{self.target.index}"
+        assert type(await get(self.container, key)) is made
+        assert type(await get(self.other, key)) is key
+        for spec in self.built.drawn.specs:
+            if self.target.index not in spec.deps:
+                continue
+            dependent = self.built.products[spec.index]
+            held = (await get(self.container, dependent)).received[param]
+            assert type(held) is made
+            if self.target.is_singleton:
+                assert held is await get(self.container, key)
+            own = (await get(self.other, dependent)).received[param]
+            assert type(own) is key
+
+
 @settings(max_examples=EXAMPLES)
-@given(graphs(big=OVERRIDDEN, kinds=SYNC_KINDS, with_hooks=False), st.data())
-def test_constructor_overrides_never_reach_another_container(drawn, data):
-    """``Container(overrides=...)`` changes that container only."""
+@given(st.sampled_from(["sync", "async"]), st.sampled_from(RUNS), st.data())
+def test_an_override_holds_while_its_container_runs_and_then_ends(
+    api, run, data
+):
+    """Started inside a block, services hold the replacement until stopped.
+
+    A started singleton cannot be overridden, and a block cannot end while
+    started services hold its replacement; either way the container still
+    stops cleanly, and no other container ever sees the replacement.
+    """
+    drawn = data.draw(graphs(big=OVERRIDDEN, kinds=override_kinds(api)))
     world = World()
     built = Built(drawn, world)
+    target, how, replacement, made = draw_replacement(data, drawn, built, api)
+    event(f"target: {target.scope}")
+    scenario = OverriddenRun(built, api, target, replacement)
+
+    with captured_logs() as logs:
+        order = asyncio.run(scenario(run, made))
+
+    # Stopped in exact reverse, replacement or not.
+    assert logs.stopped == order[::-1]
+    holds = target.is_singleton and run != "overridden while running"
+    assert world.of("start").count(("start", "R")) == int(holds)
+    assert world.of("stop").count(("stop", "R")) == int(holds)
+    assert world.events.count(("teardown", "R")) == int(
+        holds and how in TEARDOWN_KINDS
+    )
+    if run != "running at the end" or not target.is_singleton:
+        assert not scenario.container._overrides
+    # A container made afterwards knows nothing of the replacement.
+    events = len(world.events)
+
+    async def afterwards():
+        later = built.container()
+        await scenario.driver.start(later)
+        assert type(await scenario.driver.get(later, scenario.key)) is not made
+        await scenario.driver.stop(later)
+
+    asyncio.run(afterwards())
+    assert not [e for e in world.events[events:] if e[1] == "R"]
+
+
+@settings(max_examples=EXAMPLES)
+@given(st.sampled_from(["sync", "async"]), st.data())
+def test_constructor_overrides_never_reach_another_container(api, data):
+    """``Container(overrides=...)`` changes that container only."""
+    drawn = data.draw(
+        graphs(big=OVERRIDDEN, kinds=override_kinds(api)), label="graph"
+    )
+    built = Built(drawn, World())
     targets = data.draw(
         st.lists(st.sampled_from(drawn.specs), min_size=1, unique=True),
         label="targets",
     )
     replacements = {built.products[s.index]: object() for s in targets}
+    driver = Driver(api)
 
-    overridden = built.container(overrides=replacements)
-    plain_ = built.container()
+    async def scenario():
+        overridden = built.container(overrides=replacements)
+        plain_ = built.container()
+        # Both run at once, each with its own instances.
+        await driver.start(overridden)
+        await driver.start(plain_)
+        for spec in drawn.specs:
+            key = built.products[spec.index]
+            if key in replacements:
+                assert await driver.get(overridden, key) is replacements[key]
+            assert type(await driver.get(plain_, key)) is key
+        later = built.container()
+        for key in replacements:
+            assert type(await driver.get(later, key)) is key
+        for container in (overridden, plain_, later):
+            await driver.stop(container)
 
-    for spec in drawn.specs:
-        key = built.products[spec.index]
-        if key in replacements:
-            assert overridden.get(key) is replacements[key]
-        assert type(plain_.get(key)) is key
-    later = built.container()
-    assert all(type(later.get(k)) is k for k in replacements)
-    overridden.stop()
-    plain_.stop()
-    later.stop()
+    asyncio.run(scenario())
 
 
 class Lookalike:
