@@ -10,7 +10,7 @@ Apps:
 - ``order``: reads graphs as JSON on stdin and prints the start order of
   each, for the hash-seed test.
 - ``start``, ``steady``, ``slow-stop``, ``body-fails``,
-  ``body-fails-on-cancel``: see `APPS`.
+  ``body-fails-on-cancel``, ``with-start``: see `APPS`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import os
-import signal
+import logging
 import sys
 import threading
 from collections.abc import Callable
@@ -190,28 +189,67 @@ def slow_stop_app(how: str) -> Container:
     return Container(s1, s2, s3, stop_timeout=None)
 
 
-def body_fails_app(signum: int, when: str) -> Container:
-    """S2's body fails just as the process signals itself.
+class _WhenLogged(logging.Filter):
+    """Calls ``then`` when the container logs a message ending in ``ending``.
 
-    ``when`` is ``before``: the signal is sent, then the body raises in the
-    same step; or ``after``: the body raises and the signal follows from a
-    callback scheduled by the body.
+    A filter rather than a handler: ``run()`` still sets up its own logging
+    to stderr, which it does only when no handler is installed.
     """
 
-    async def failing() -> None:
-        say("READY")
-        await asyncio.sleep(0)
-        if when == "before":
-            os.kill(os.getpid(), signum)
+    def __init__(self, ending: str, then: Callable[[], object]) -> None:
+        super().__init__()
+        self._ending = ending
+        self._then = then
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().endswith(self._ending):
+            self._then()
+        return True
+
+
+def body_fails_app(order: str) -> Container:
+    """S2's body fails on one side of the signal that the test sends.
+
+    ``signal-first``: S3's body says READY and the test sends its signal.
+    The stop that follows reaches S3 first, whose stop() lets S2's body fail
+    and waits until it has: the body fails after the signal, before the
+    stop reaches S2. ``body-first``: S2's body fails once S3's body runs,
+    which starts the stop; S3's stop() says STOPPING S3 and waits until the
+    container has logged the signal that the test sends on that line.
+    Each wait is on an event set by the other side, never a sleep.
+    """
+    fail, failed, running = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    signalled = asyncio.Event()
+    logging.getLogger("mainspring").addFilter(
+        _WhenLogged(" received: stopping", signalled.set)
+    )
+
+    async def s2_body() -> None:
+        if order == "signal-first":
+            await fail.wait()
         else:
-            loop = asyncio.get_running_loop()
-            loop.call_soon(os.kill, os.getpid(), signum)
+            await running.wait()
+        say("FAILING S2")
+        failed.set()
         message = "body of S2 failed"
         raise RuntimeError(message)
 
+    async def s3_body() -> None:
+        running.set()
+        if order == "signal-first":
+            say("READY")
+        await _forever()
+
+    async def s3_stop() -> None:
+        if order == "signal-first":
+            fail.set()
+            await failed.wait()
+        else:
+            await signalled.wait()
+
     s1 = _service("S1", [])
-    s2 = _service("S2", [s1], body=failing)
-    s3 = _service("S3", [s2], body=_forever)
+    s2 = _service("S2", [s1], body=s2_body)
+    s3 = _service("S3", [s2], stop=s3_stop, body=s3_body)
     return Container(s1, s2, s3)
 
 
@@ -241,9 +279,7 @@ APPS: dict[str, Callable[..., Container]] = {
     "start": start_app,
     "steady": steady_app,
     "slow-stop": slow_stop_app,
-    "body-fails": lambda signame, when: body_fails_app(
-        signal.Signals[signame], when
-    ),
+    "body-fails": body_fails_app,
     "body-fails-on-cancel": body_fails_on_cancel_app,
     "with-start": with_app,
 }

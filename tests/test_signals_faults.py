@@ -10,6 +10,7 @@ a queue, so every wait is bounded and nothing polls or sleeps.
 
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +29,8 @@ SRC = Path(__file__).parents[1] / "src"
 WAIT = 30.0  # seconds: generous, only reached when something is wrong
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT]
+# A line of the container's log, as run() sets it up: "... LEVEL name: text".
+LOGGED = re.compile(r"\b(DEBUG|INFO|WARNING|ERROR) mainspring: (.*)$")
 
 
 class App:
@@ -101,6 +104,11 @@ class App:
     def stops(self) -> list[str]:
         """Every line about a stop, in order."""
         return [line for line in self.lines if line.startswith("STOP")]
+
+    def logged(self) -> list[tuple[str, str]]:
+        """The level and message of each line the container logged."""
+        found = (LOGGED.search(line) for line in self.stderr.splitlines())
+        return [m.groups() for m in found if m is not None]
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -247,21 +255,73 @@ def test_a_second_signal_during_a_slow_stop_exits_at_once(
 # A run() body failing as a signal arrives
 
 
-@pytest.mark.parametrize("when", ["before", "after"])
+BODY_FAILED = "S2.run() failed: RuntimeError: body of S2 failed"
+
+
+def check_body_failure_logged(app: App, signum: int, *, first: str) -> None:
+    """One signal and one body failure were logged, ``first`` first."""
+    logged = app.logged()
+    received = ("INFO", f"{signum.name} received: stopping")
+    failed = ("ERROR", "S2.run() failed")
+    assert logged.count(received) == 1
+    assert logged.count(failed) == 1
+    assert not [m for _, m in logged if m.startswith("second")]
+    events = [e for e in logged if e in {received, failed}]
+    assert events == (
+        [received, failed] if first == "signal" else [failed, received]
+    )
+
+
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: s.name)
-def test_a_body_failing_as_a_signal_arrives_is_reported(run_app, signum, when):
-    """The failure is not lost to the signal: everything stops once."""
-    app = run_app("body-fails", signum.name, when)
+def test_a_body_failing_after_the_signal_fails_the_stop(run_app, signum):
+    """The signal starts a clean stop; S2's body fails before it is reached.
+
+    The failure is not lost: the stop, which began for the signal, ends in
+    a ShutdownError that holds S2's failure, and the exit status is 1.
+    """
+    app = run_app("body-fails", "signal-first")
     app.wait_for("READY")
 
+    app.send(signum)
     status = app.finish()
 
-    assert status == 1
+    assert status == 1, app.stderr
+    assert app.stops() == stopped("S3", "S2", "S1")
+    # S3's stop let the body fail: after the signal, before S2's stop.
+    failing = app.lines.index("FAILING S2")
+    assert app.lines[failing - 1 : failing + 2] == [
+        "STOPPING S3",
+        "FAILING S2",
+        "STOPPED S3",
+    ]
+    assert error_line(app) == (
+        f"ERROR ShutdownError stopping left failures in S2 {BODY_FAILED}"
+    )
+    check_body_failure_logged(app, signum, first="signal")
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: s.name)
+def test_a_signal_during_the_stop_after_a_failed_body_changes_nothing(
+    run_app, signum
+):
+    """S2's body fails and the stop begins; a first signal then arrives.
+
+    The stop goes on to the end and run() raises ServiceFailedError for
+    S2, as it would have without the signal: exit status 1, not 130 or 143.
+    """
+    app = run_app("body-fails", "body-first")
+    app.wait_for("STOPPING S3")
+
+    app.send(signum)
+    status = app.finish()
+
+    assert status == 1, app.stderr
+    assert app.lines.index("FAILING S2") < app.lines.index("STOPPING S3")
     assert app.stops() == stopped("S3", "S2", "S1")
     assert error_line(app) == (
-        "ERROR ServiceFailedError service=S2 S2.run() failed: "
-        "RuntimeError: body of S2 failed"
+        f"ERROR ServiceFailedError service=S2 {BODY_FAILED}"
     )
+    check_body_failure_logged(app, signum, first="body")
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: s.name)
