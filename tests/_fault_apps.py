@@ -10,7 +10,8 @@ Apps:
 - ``order``: reads graphs as JSON on stdin and prints the start order of
   each, for the hash-seed test.
 - ``start``, ``steady``, ``slow-stop``, ``body-fails``,
-  ``body-fails-on-cancel``, ``with-start``: see `APPS`.
+  ``body-fails-on-cancel``, ``with-start``, ``with-start-exit``: see
+  `APPS`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncio
 import inspect
 import json
 import logging
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -275,6 +277,21 @@ def with_app() -> Container:
     return start_app("async")
 
 
+def with_exit_app() -> Container:
+    """The ``with`` start app, where SIGTERM raises SystemExit.
+
+    Python ends the process on SIGTERM without unwinding anything; turning
+    it into SystemExit is how an application asks for the same unwinding as
+    on Ctrl-C.
+    """
+
+    def leave(signum: int, frame: object) -> None:
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
+    return start_app("async")
+
+
 APPS: dict[str, Callable[..., Container]] = {
     "start": start_app,
     "steady": steady_app,
@@ -282,6 +299,7 @@ APPS: dict[str, Callable[..., Container]] = {
     "body-fails": body_fails_app,
     "body-fails-on-cancel": body_fails_on_cancel_app,
     "with-start": with_app,
+    "with-start-exit": with_exit_app,
 }
 
 
@@ -313,6 +331,9 @@ def run_with(container: Container) -> int:
     except KeyboardInterrupt:
         say("ERROR KeyboardInterrupt")
         return 130
+    except SystemExit as exc:
+        say("ERROR SystemExit", exc.code)
+        raise
     return 0
 
 
@@ -323,7 +344,7 @@ def main(argv: list[str]) -> int:
         order_app()
         return 0
     container = APPS[name](*args)
-    if name == "with-start":
+    if name.startswith("with-"):
         return run_with(container)
     return run(container)
 

@@ -203,6 +203,33 @@ def test_sigint_during_a_with_block_start_rolls_back(run_app):
     assert error_line(app) == "ERROR KeyboardInterrupt"
 
 
+# Only run() handles SIGTERM: under `with`, Python's default ends the
+# process at once, as for any program that does not ask otherwise, so a
+# bare SIGTERM during a `with` start is not a case for the library.
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LoopThread.call rolls the start back only on KeyboardInterrupt; "
+    "on SystemExit start_in_thread closes the loop under the pending start, "
+    "so the services that had started are never stopped",
+)
+def test_sigterm_made_into_system_exit_during_a_with_block_start_rolls_back(
+    run_app,
+):
+    """An app that turns SIGTERM into SystemExit unwinds as on Ctrl-C."""
+    app = run_app("with-start-exit")
+    app.wait_for("READY")
+
+    app.send(signal.SIGTERM)
+    status = app.finish()
+
+    assert status == 143
+    assert error_line(app) == "ERROR SystemExit 143"
+    assert app.stops() == stopped("S2", "S1")
+    assert "Task was destroyed but it is pending" not in app.stderr
+
+
 # Steady state
 
 
