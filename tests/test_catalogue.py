@@ -9,13 +9,15 @@ leaves the user to find both by hand.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import functools
 import re
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from unittest import mock
 
@@ -460,6 +462,8 @@ class Case:
     error: type[BaseException]
     message: str | re.Pattern[str]
     facts: dict[str, object] | None = None
+    # The words of the message that name what is wrong.
+    culprit: str = field(kw_only=True)
 
 
 NOT_A_KEY = (
@@ -490,11 +494,13 @@ CATALOGUE: dict[str, Case] = {
         InvalidProviderError,
         f"parameter 'thing' of Untyped{NO_ANNOTATION}",
         {"provider": Untyped},
+        culprit="'thing' of Untyped",
     ),
     "keyword-only parameter without annotation": Case(
         lambda: Container(KeywordUntyped).order,
         InvalidProviderError,
         f"parameter 'thing' of KeywordUntyped{NO_ANNOTATION}",
+        culprit="'thing' of KeywordUntyped",
     ),
     "unannotated parameter of a dependency": Case(
         lambda: Container(UsesUntyped, Untyped).get(UsesUntyped),
@@ -502,41 +508,48 @@ CATALOGUE: dict[str, Case] = {
         f"parameter 'thing' of Untyped{NO_ANNOTATION} "
         "(needed by UsesUntyped -> Untyped)",
         {"provider": Untyped, "path": [UsesUntyped, Untyped]},
+        culprit="'thing' of Untyped",
     ),
     "factory parameter without annotation": Case(
         lambda: Container(untyped_factory).order,
         InvalidProviderError,
         f"parameter 'thing' of untyped_factory{NO_ANNOTATION}",
+        culprit="'thing' of untyped_factory",
     ),
     "union annotation": Case(
         lambda: Container(EitherOr).order,
         InvalidProviderError,
         f"parameter 'value' of EitherOr is annotated with int | str"
         f"{NOT_A_SERVICE_TYPE}",
+        culprit="'value' of EitherOr",
     ),
     "optional union of two types": Case(
         lambda: Container(EitherOrNone).order,
         InvalidProviderError,
         "parameter 'value' of EitherOrNone is annotated with int | str | None"
         f"{NOT_A_SERVICE_TYPE}",
+        culprit="'value' of EitherOrNone",
     ),
     "Any annotation": Case(
         lambda: Container(Anything).order,
         InvalidProviderError,
         f"parameter 'value' of Anything is annotated with Any"
         f"{NOT_A_SERVICE_TYPE}",
+        culprit="'value' of Anything",
     ),
     "TypeVar annotation": Case(
         lambda: Container(TypeVarAnnotated).order,
         InvalidProviderError,
         "parameter 'value' of TypeVarAnnotated is annotated with T"
         f"{NOT_A_SERVICE_TYPE}",
+        culprit="'value' of TypeVarAnnotated",
     ),
     "number as annotation": Case(
         lambda: Container(NumberAnnotated).order,
         InvalidProviderError,
         f"parameter 'value' of NumberAnnotated is annotated with 42"
         f"{NOT_A_SERVICE_TYPE}",
+        culprit="'value' of NumberAnnotated",
     ),
     "misspelt name in annotation": Case(
         lambda: Container(Misspelt).order,
@@ -544,6 +557,7 @@ CATALOGUE: dict[str, Case] = {
         "cannot resolve the annotation 'Setings' of parameter 'value' of "
         f"Misspelt: name 'Setings' is not defined in module {__name__}; is "
         "it imported only under TYPE_CHECKING, or defined inside a function?",
+        culprit="'Setings'",
     ),
     "unparseable annotation": Case(
         lambda: Container(Unparseable).order,
@@ -552,6 +566,7 @@ CATALOGUE: dict[str, Case] = {
             r"cannot evaluate the annotation 'list\[' of 'value' in "
             r"Unparseable: .+"
         ),
+        culprit="'value' in Unparseable",
     ),
     # Factories
     "factory without return annotation": Case(
@@ -559,46 +574,54 @@ CATALOGUE: dict[str, Case] = {
         InvalidProviderError,
         f"factory no_return_annotation{NO_RETURN}",
         {"provider": no_return_annotation},
+        culprit="no_return_annotation",
     ),
     "factory returning None": Case(
         lambda: Container(Settings, returns_none).order,
         InvalidProviderError,
         f"factory returns_none{NO_RETURN}",
+        culprit="returns_none",
     ),
     "factory returning Any": Case(
         lambda: Container(returns_any).order,
         InvalidProviderError,
         "factory returns_any returns Any, which is not a type that can name "
         "a service",
+        culprit="returns_any",
     ),
     "lambda as factory": Case(
         lambda: Container(lambda: Settings()).order,  # noqa: PLW0108
         InvalidProviderError,
         re.compile(r"factory .*<lambda>" + re.escape(NO_RETURN)),
+        culprit="<lambda>",
     ),
     "generator factory annotated with the plain type": Case(
         lambda: Container(plainly_annotated_generator).order,
         InvalidProviderError,
         "generator factory plainly_annotated_generator must be annotated as "
         "returning Iterator[T], not Settings",
+        culprit="plainly_annotated_generator",
     ),
     "async generator annotated as Iterator": Case(
         lambda: Container(async_generator_as_iterator).order,
         InvalidProviderError,
         "generator factory async_generator_as_iterator must be annotated as "
         "returning AsyncIterator[T], not Iterator[Settings]",
+        culprit="async_generator_as_iterator",
     ),
     "generator that never yields": Case(
         lambda: Container(never_yields).get(Settings),
         InvalidProviderError,
         "generator factory never_yields for Settings returned without "
         "yielding a value",
+        culprit="never_yields for Settings",
     ),
     "async generator that never yields": Case(
         lambda: asyncio.run(Container(never_yields_async).aget(Settings)),
         InvalidProviderError,
         "generator factory never_yields_async for Settings returned without "
         "yielding a value",
+        culprit="never_yields_async for Settings",
     ),
     "generator that yields twice": Case(
         stop_of(yields_twice),
@@ -610,6 +633,7 @@ CATALOGUE: dict[str, Case] = {
             "once; it must yield exactly one value",
             "note": "while tearing down Settings",
         },
+        culprit="in Settings",
     ),
     "async generator that yields twice": Case(
         astop_of(yields_twice_async),
@@ -621,12 +645,14 @@ CATALOGUE: dict[str, Case] = {
             "once; it must yield exactly one value",
             "note": "while tearing down Settings",
         },
+        culprit="in Settings",
     ),
     "generator factory declared transient": Case(
         lambda: registry_container((pool, {"scope": "transient"})).order,
         InvalidProviderError,
         "generator factory pool cannot be transient: its teardown needs a "
         "lifecycle, which only singletons have",
+        culprit="factory pool",
     ),
     # Providers that are not providers
     "number as provider": Case(
@@ -634,44 +660,52 @@ CATALOGUE: dict[str, Case] = {
         InvalidProviderError,
         f"42{NOT_A_PROVIDER}",
         {"provider": 42},
+        culprit="42",
     ),
     "instance as provider": Case(
         lambda: Container(Config("given")),
         InvalidProviderError,
         f"Config(name='given'){NOT_A_PROVIDER}",
+        culprit="Config(name='given')",
     ),
     "module as provider": Case(
         lambda: registry_container((sys, {})),
         InvalidProviderError,
         f"{sys!r}{NOT_A_PROVIDER}",
+        culprit="<module 'sys'",
     ),
     "partial as provider": Case(
         lambda: Container(functools.partial(Settings)),
         InvalidProviderError,
         f"functools.partial(<class '{__name__}.Settings'>){NOT_A_PROVIDER}",
+        culprit="functools.partial(",
     ),
     "number declared with a registry's decorator": Case(
         lambda: Container(_registry_of(42)).order,
         InvalidProviderError,
         f"42{NOT_A_PROVIDER}",
+        culprit="42",
     ),
     "container registered as a service": Case(
         lambda: _container_as_service().order,
         InvalidProviderError,
         "a container cannot be registered as a service; a parameter "
         "annotated with Container receives the container that builds it",
+        culprit="a container cannot be registered",
     ),
     "abstract class as provider": Case(
         lambda: Container(Cache).order,
         InvalidProviderError,
         "Cache is abstract and cannot be built; register a concrete class "
         "with provides=",
+        culprit="Cache is abstract",
     ),
     "Protocol as provider": Case(
         lambda: Container(Greeter).order,
         InvalidProviderError,
         "Greeter is abstract and cannot be built; register a concrete class "
         "with provides=",
+        culprit="Greeter is abstract",
     ),
     # provides=
     "provides= a class the class does not subclass": Case(
@@ -680,12 +714,14 @@ CATALOGUE: dict[str, Case] = {
         "RedisCache is registered with provides=Cache but RedisCache is not "
         "a subclass of Cache",
         {"provider": RedisCache},
+        culprit="RedisCache is registered",
     ),
     "provides= a class the factory's product does not subclass": Case(
         lambda: registry_container((make_redis, {"provides": Cache})).order,
         InvalidProviderError,
         "make_redis is registered with provides=Cache but RedisCache is not "
         "a subclass of Cache",
+        culprit="make_redis",
     ),
     "register_instance provides= a class the object is not": Case(
         lambda: Container(Registry()).register_instance(
@@ -694,6 +730,7 @@ CATALOGUE: dict[str, Case] = {
         InvalidProviderError,
         "an instance of RedisCache is registered with provides=Cache but is "
         "not an instance of Cache",
+        culprit="an instance of RedisCache",
     ),
     "provides= a Protocol the class does not implement": Case(
         lambda: registry_container((Settings, {"provides": Greeter})).order,
@@ -701,12 +738,14 @@ CATALOGUE: dict[str, Case] = {
         "Settings is registered with provides=Greeter but Settings lacks "
         "greet(), which Greeter declares",
         {"provider": Settings},
+        culprit="Settings lacks greet()",
     ),
     "provides= a Protocol the factory's product does not implement": Case(
         lambda: registry_container((make_redis, {"provides": Greeter})).order,
         InvalidProviderError,
         "make_redis is registered with provides=Greeter but RedisCache lacks "
         "greet(), which Greeter declares",
+        culprit="RedisCache lacks greet()",
     ),
     "register_instance provides= a Protocol the object does not implement": (
         Case(
@@ -716,29 +755,34 @@ CATALOGUE: dict[str, Case] = {
             InvalidProviderError,
             "an instance of RedisCache is registered with provides=Greeter "
             "but lacks greet(), which Greeter declares",
+            culprit="an instance of RedisCache",
         )
     ),
     "provides= that is not a type": Case(
         lambda: Registry().service(provides="Cache")(MemoryCache),
         TypeError,
         "provides='Cache' for MemoryCache is not a type",
+        culprit="provides='Cache'",
     ),
     "unknown scope": Case(
         lambda: Registry().service(scope="request")(Settings),
         ValueError,
         "scope of Settings must be 'singleton' or 'transient', not 'request'",
+        culprit="'request'",
     ),
     "negative timeout": Case(
         lambda: Registry().service(start_timeout=-1)(Settings),
         ValueError,
         "start_timeout of Settings must be a positive number of seconds or "
         "None, not -1",
+        culprit="start_timeout of Settings",
     ),
     "boolean timeout": Case(
         lambda: Container(Settings, stop_timeout=True),
         ValueError,
         "stop_timeout of Container must be a positive number of seconds or "
         "None, not True",
+        culprit="stop_timeout of Container",
     ),
     # The graph
     "missing dependency": Case(
@@ -747,12 +791,14 @@ CATALOGUE: dict[str, Case] = {
         "no provider for Settings (needed by Worker -> Api -> Database -> "
         "Settings)",
         {"key": Settings, "path": [Worker, Api, Database, Settings]},
+        culprit="no provider for Settings",
     ),
     "missing dependency, asked from the middle": Case(
         lambda: Container(Worker, Api, Database).get(Api),
         MissingDependencyError,
         "no provider for Settings (needed by Api -> Database -> Settings)",
         {"key": Settings, "path": [Api, Database, Settings]},
+        culprit="no provider for Settings",
     ),
     "missing dependency, found by order": Case(
         lambda: Container(Worker, Api, Database).order,
@@ -760,18 +806,21 @@ CATALOGUE: dict[str, Case] = {
         "no provider for Settings (needed by Worker -> Api -> Database -> "
         "Settings)",
         {"key": Settings, "path": [Worker, Api, Database, Settings]},
+        culprit="no provider for Settings",
     ),
     "cycle of two": Case(
         lambda: Container(Ping, Pong).order,
         CircularDependencyError,
         "circular dependency: Ping -> Pong -> Ping",
         {"cycle": [Ping, Pong, Ping]},
+        culprit="Ping -> Pong -> Ping",
     ),
     "cycle of three": Case(
         lambda: Container(Hen, Egg, Chicken).get(Egg),
         CircularDependencyError,
         "circular dependency: Hen -> Egg -> Chicken -> Hen",
         {"cycle": [Hen, Egg, Chicken, Hen]},
+        culprit="Hen -> Egg -> Chicken -> Hen",
     ),
     "cycle reached through a dependent": Case(
         lambda: Container(PingUser, Pong, Ping).order,
@@ -779,6 +828,7 @@ CATALOGUE: dict[str, Case] = {
         # The cycle is shown from its earliest registered member.
         "circular dependency: Pong -> Ping -> Pong",
         {"cycle": [Pong, Ping, Pong]},
+        culprit="Pong -> Ping -> Pong",
     ),
     "missing dependency below a cycle": Case(
         lambda: Container(Loop1, Loop2, Low).order,
@@ -786,6 +836,7 @@ CATALOGUE: dict[str, Case] = {
         "no provider for Settings (needed by Loop2 -> Loop1 -> Low -> "
         "Settings)",
         {"key": Settings, "path": [Loop2, Loop1, Low, Settings]},
+        culprit="no provider for Settings",
     ),
     "missing dependency, found asking for an unknown key": Case(
         lambda: Container(Worker, Api, Database).get(RequestId),
@@ -793,12 +844,14 @@ CATALOGUE: dict[str, Case] = {
         "no provider for Settings (needed by Worker -> Api -> Database -> "
         "Settings)",
         {"key": Settings, "path": [Worker, Api, Database, Settings]},
+        culprit="no provider for Settings",
     ),
     "service needing itself": Case(
         lambda: Container(Narcissus).order,
         CircularDependencyError,
         "circular dependency: Narcissus -> Narcissus",
         {"cycle": [Narcissus, Narcissus]},
+        culprit="Narcissus -> Narcissus",
     ),
     "constructor asking for itself": Case(
         lambda: Container(AsksForItself).get(AsksForItself),
@@ -806,6 +859,7 @@ CATALOGUE: dict[str, Case] = {
         "circular dependency: AsksForItself -> AsksForItself; AsksForItself "
         "asked for AsksForItself while it was being built",
         {"cycle": [AsksForItself, AsksForItself]},
+        culprit="AsksForItself asked for AsksForItself",
     ),
     "two providers for one key": Case(
         lambda: Container(Settings, other_settings).order,
@@ -813,6 +867,7 @@ CATALOGUE: dict[str, Case] = {
         "Settings is provided twice: by Settings and by other_settings; "
         "replace a provider with overrides= or container.override()",
         {"key": Settings},
+        culprit="by Settings and by other_settings",
     ),
     "two classes with the same provides=": Case(
         lambda: (
@@ -825,6 +880,7 @@ CATALOGUE: dict[str, Case] = {
         "Cache is provided twice: by MemoryCache and by OtherCache; replace "
         "a provider with overrides= or container.override()",
         {"key": Cache},
+        culprit="by MemoryCache and by OtherCache",
     ),
     "singleton needing a transient": Case(
         lambda: registry_container(
@@ -834,49 +890,58 @@ CATALOGUE: dict[str, Case] = {
         "singleton Handler depends on transient RequestId (Router -> Handler "
         "-> RequestId); a singleton would keep one transient instance forever",
         {"path": [Router, Handler, RequestId]},
+        culprit="Handler depends on transient RequestId",
     ),
     # Keys
     "number as key": Case(
         lambda: Container(Settings).get(42),
         TypeError,
         f"42{NOT_A_KEY}",
+        culprit="42",
     ),
     "string as key": Case(
         lambda: Container(Settings).get("Settings"),
         TypeError,
         f"'Settings'{NOT_A_KEY}",
+        culprit="'Settings'",
     ),
     "optional as key": Case(
         lambda: Container(Settings).get(Settings | None),
         TypeError,
         f"{Settings | None!r}{NOT_A_KEY}",
+        culprit="Settings | None",
     ),
     "None as key": Case(
         lambda: Container(Settings).get(None),
         TypeError,
         f"None{NOT_A_KEY}",
+        culprit="None",
     ),
     "number as key, asynchronously": Case(
         lambda: asyncio.run(Container(Settings).aget(42)),
         TypeError,
         f"42{NOT_A_KEY}",
+        culprit="42",
     ),
     "unhashable key, asynchronously": Case(
         lambda: asyncio.run(Container(Settings).aget([Settings])),
         TypeError,
         f"[<class '{__name__}.Settings'>]{NOT_A_KEY}",
+        culprit="[<class",
     ),
     "unknown key with a close name": Case(
         lambda: Container(Settings, Database).get(_settings_twin()),
         UnknownServiceError,
         "no service Setting is registered; closest: Settings",
         {"suggestions": [Settings]},
+        culprit="service Setting",
     ),
     "unknown key": Case(
         lambda: Container(Settings).get(RequestId),
         UnknownServiceError,
         "no service RequestId is registered",
         {"key": RequestId, "suggestions": []},
+        culprit="service RequestId",
     ),
     # Async factories under the sync API
     "async factory under get": Case(
@@ -885,6 +950,7 @@ CATALOGUE: dict[str, Case] = {
         "Database is made by an async factory; use 'await "
         "container.aget(Database)', or start the container first so that "
         "it is already built",
+        culprit="Database is made",
     ),
     "async factory under get, one level down": Case(
         lambda: Container(Settings, database, Api).get(Api),
@@ -892,6 +958,7 @@ CATALOGUE: dict[str, Case] = {
         "Database (needed by Api) is made by an async factory; use 'await "
         "container.aget(Api)', or start the container first so that it is "
         "already built",
+        culprit="Database (needed by Api)",
     ),
     "async transient factory under get": Case(
         lambda: registry_container((request_id, {"scope": "transient"})).get(
@@ -900,6 +967,7 @@ CATALOGUE: dict[str, Case] = {
         StateError,
         "RequestId is made by an async factory; use 'await "
         "container.aget(RequestId)'",
+        culprit="RequestId is made",
     ),
     # Overrides
     "override of an unknown key": Case(
@@ -907,18 +975,21 @@ CATALOGUE: dict[str, Case] = {
         UnknownServiceError,
         "cannot override Database: no service Database is registered",
         {"key": Database},
+        culprit="service Database",
     ),
     "override of an unknown key before first use": Case(
         override(lambda: Container(Settings), Database, object()),
         UnknownServiceError,
         "cannot override Database: no service Database is registered",
         {"key": Database},
+        culprit="service Database",
     ),
     "overrides= of an unknown key": Case(
         lambda: Container(Settings, overrides={Database: object()}).order,
         UnknownServiceError,
         "cannot override Database: no service Database is registered",
         {"action": "override Database"},
+        culprit="service Database",
     ),
     "override of a built key": Case(
         override(
@@ -930,11 +1001,13 @@ CATALOGUE: dict[str, Case] = {
         StateError,
         "cannot override Settings: it is already built; override before the "
         "first get() or start()",
+        culprit="override Settings",
     ),
     "override of a key that is not a type": Case(
         override(lambda: Container(Settings), "Settings", Settings()),
         TypeError,
         f"'Settings'{NOT_A_KEY}",
+        culprit="'Settings'",
     ),
     "override after stop": Case(
         override(
@@ -942,6 +1015,7 @@ CATALOGUE: dict[str, Case] = {
         ),
         StateError,
         "cannot override Settings: the container has stopped",
+        culprit="override Settings",
     ),
     "override ending while started": Case(
         override_ends_while_running,
@@ -949,76 +1023,89 @@ CATALOGUE: dict[str, Case] = {
         "cannot end the override of Settings while the container runs: "
         "started services hold the replacement; stop the container inside "
         "the block",
+        culprit="override of Settings",
     ),
     # The container's state
     "register after first use": Case(
         register_after("register", Database),
         StateError,
         f"cannot register Database{ALREADY_USED}",
+        culprit="register Database",
     ),
     "register_instance after first use": Case(
         register_after("register_instance", Config("late")),
         StateError,
         f"cannot register Config(name='late'){ALREADY_USED}",
+        culprit="register Config(name='late')",
     ),
     "get after stop": Case(
         get_after(Settings, Database, key=Database),
         StateError,
         "cannot get Database: the container has stopped; build a new "
         "container",
+        culprit="get Database",
     ),
     "get of a transient after stop": Case(
         _transient_after_stop,
         StateError,
         "cannot get RequestId: the container has stopped; build a new "
         "container",
+        culprit="get RequestId",
     ),
     "get after a failed start": Case(
         _after_failed_start,
         StateError,
         "cannot get Settings: the container has stopped; build a new "
         "container",
+        culprit="get Settings",
     ),
     "start after stop": Case(
         _start_after_stop,
         StateError,
         "cannot start: the container is stopped; a container runs once, so "
         "build a new one",
+        culprit="cannot start",
     ),
     "start twice": Case(
         started_twice("start"),
         StateError,
         "cannot start: the container is running; a container runs once, so "
         "build a new one",
+        culprit="cannot start",
     ),
     "run after start": Case(
         started_twice("run"),
         StateError,
         "cannot start: the container is running; a container runs once, so "
         "build a new one",
+        culprit="cannot start",
     ),
     "sync stop inside the container's loop": Case(
         inside_loop(Container.stop),
         StateError,
         "inside the container's event loop, use 'await container.astop()'",
+        culprit="inside the container's event loop",
     ),
     "sync statuses inside the loop with an async status()": Case(
         inside_loop(Container.statuses),
         StateError,
         "the status() of AsyncStatus is async; inside the event loop, use "
         "'await container.astatuses()'",
+        culprit="status() of AsyncStatus",
     ),
     "sync statuses inside the loop with two async status()": Case(
         inside_loop(Container.statuses, AsyncStatus, OtherAsyncStatus),
         StateError,
         "the status() of AsyncStatus, OtherAsyncStatus is async; inside the "
         "event loop, use 'await container.astatuses()'",
+        culprit="AsyncStatus, OtherAsyncStatus",
     ),
     "astop on another loop": Case(
         astop_elsewhere,
         StateError,
         "astop() must run on the event loop the container was started on; "
         "use stop() from other threads",
+        culprit="astop() must run",
     ),
 }
 
@@ -1035,6 +1122,7 @@ def test_each_mistake_raises_an_error_naming_its_culprit(case: Case):
         assert case.message.fullmatch(text), text
     else:
         assert text == case.message
+    assert case.culprit in text
     facts = dict(case.facts or {})
     if isinstance(error, ExceptionGroup):
         (member,) = error.exceptions
@@ -1044,9 +1132,51 @@ def test_each_mistake_raises_an_error_naming_its_culprit(case: Case):
         assert getattr(error, name) == value, name
 
 
+# The parts of messages that many mistakes share: a culprit must be more.
+SHARED = (
+    NOT_A_KEY,
+    NO_ANNOTATION,
+    NOT_A_SERVICE_TYPE,
+    NO_RETURN,
+    NOT_A_PROVIDER,
+    ALREADY_USED,
+)
+
+
+def catalogue_ids() -> list[str]:
+    """The ids written in the CATALOGUE literal, repeats included.
+
+    A repeated key in a dict literal silently replaces the case before it,
+    so only the source shows it.
+    """
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == "CATALOGUE"
+            and isinstance(node.value, ast.Dict)
+        ):
+            return [ast.literal_eval(key) for key in node.value.keys]
+    pytest.fail("no CATALOGUE dict literal in this file")
+
+
 def test_the_catalogue_is_long_enough():
-    """At least thirty distinct mistakes are covered."""
+    """At least thirty distinct mistakes, each naming its own culprit."""
+    ids = catalogue_ids()
+    triggers = {id(case.trigger) for case in CATALOGUE.values()}
+
     assert len(CATALOGUE) >= 30
+    assert len(ids) == len(set(ids)) == len(CATALOGUE)
+    assert len(triggers) == len(CATALOGUE)
+    for name, case in CATALOGUE.items():
+        message = case.message
+        if isinstance(message, re.Pattern):
+            # The literal text of the pattern, without its escapes.
+            message = message.pattern.replace("\\", "")
+        assert case.culprit.strip(), name
+        assert case.culprit in message, name
+        assert not any(case.culprit in shared for shared in SHARED), name
 
 
 def test_a_mock_with_a_spec_may_stand_in_for_its_class():
