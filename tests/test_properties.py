@@ -264,7 +264,10 @@ class World:
 
     def record(self, what: str, name: str) -> None:
         # list.append is atomic, so hooks in worker threads may record.
-        self.events.append((what, name))
+        # Once the example has ended, the hung hooks it releases may go on
+        # in their abandoned threads: nothing they do is part of it.
+        if not self.release.is_set():
+            self.events.append((what, name))
 
     def of(self, *kinds: str) -> list[tuple[str, str]]:
         return [e for e in self.events if e[0] in kinds]
