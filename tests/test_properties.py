@@ -922,25 +922,7 @@ def draw_stop_faults(
     raising = draw_subset(
         data, [s for s in steps if s not in hanging], "raising"
     )
-    # Known shortcoming: when a service's steps all run in a worker thread
-    # (no run() body, a sync stop(), a sync generator) and its teardown
-    # overruns, the failure of its stop() is dropped; see
-    # test_a_failed_sync_stop_is_kept_when_its_teardown_then_overruns.
-    raising = [
-        (step, name)
-        for step, name in raising
-        if not (
-            step == "stop"
-            and ("teardown", name) in hanging
-            and runs_in_one_thread(drawn.by_name(name))
-        )
-    ]
     return dict.fromkeys(hanging, "hang") | dict.fromkeys(raising, "raise")
-
-
-def runs_in_one_thread(spec: Spec) -> bool:
-    """Whether every stop step of ``spec`` is sync (see SyncStops)."""
-    return not spec.body and spec.stop != "async" and spec.kind == "generator"
 
 
 def stop_budgets(faults) -> dict[str, float]:
@@ -1169,12 +1151,6 @@ def test_failed_stops_are_collected_and_every_other_step_runs(
     assert error.message == f"stopping left failures in {names}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a stop run in a worker thread (SyncStops) keeps the failures "
-    "of the stops that finished only: when a service's teardown overruns, "
-    "the failure of its stop() is dropped, neither raised nor logged",
-)
 def test_a_failed_sync_stop_is_kept_when_its_teardown_then_overruns():
     """stop() raises, then the teardown hangs: both failures are reported."""
     release = threading.Event()
@@ -1202,12 +1178,6 @@ def test_a_failed_sync_stop_is_kept_when_its_teardown_then_overruns():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SyncStops.run loops without awaiting once the worker thread "
-    "has finished the last stop of a run, so the event loop never gets to "
-    "mark the worker's future done: stop() spins forever",
-)
 def test_sync_stops_finished_before_the_loop_looks_do_not_hang_stop(
     monkeypatch,
 ):
@@ -1264,12 +1234,6 @@ def test_sync_stops_finished_before_the_loop_looks_do_not_hang_stop(
     assert outcome == [None]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SyncStops checks whether it was abandoned only between "
-    "services: when an overrun stop() finally returns, its worker thread "
-    "still runs the service's teardown, long after the container moved on",
-)
 def test_the_steps_after_an_overrun_sync_stop_never_run():
     """A stop() that overran and returns later is not followed by more."""
     release, torn_down = threading.Event(), threading.Event()

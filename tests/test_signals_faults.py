@@ -208,12 +208,6 @@ def test_sigint_during_a_with_block_start_rolls_back(run_app):
 # bare SIGTERM during a `with` start is not a case for the library.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LoopThread.call rolls the start back only on KeyboardInterrupt; "
-    "on SystemExit start_in_thread closes the loop under the pending start, "
-    "so the services that had started are never stopped",
-)
 def test_sigterm_made_into_system_exit_during_a_with_block_start_rolls_back(
     run_app,
 ):

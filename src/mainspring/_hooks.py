@@ -330,18 +330,22 @@ class SyncStops:
 
     def _work(self) -> None:
         for index, stop in enumerate(self.stops):
-            if self._abandoned:
+            if self._is_abandoned():
                 return
             began = time.monotonic()
             self._current = (index, began)
             for verb, function in stop.steps:
+                if self._is_abandoned():
+                    # This stop overran while a step ran: the steps after
+                    # it are skipped, as its budget says.
+                    return
                 try:
                     function()
                 except BaseException as exc:  # see call_sync
                     stop.failures.append((verb, as_failure(exc)))
             stop.seconds = time.monotonic() - began
             self.done = index + 1
-            if self.done < len(self.stops) and not self._abandoned:
+            if self.done < len(self.stops) and not self._is_abandoned():
                 # The loop sleeps until _wake_at: wake it only if the next
                 # stop's deadline comes sooner, so that a run of stops with
                 # the same budget costs no wake-up at all.
@@ -353,6 +357,11 @@ class SyncStops:
                 )
                 if deadline < self._wake_at:
                     self._loop.call_soon_threadsafe(self._advance)
+
+    def _is_abandoned(self) -> bool:
+        # A call, not the attribute: the loop's thread sets it while this
+        # thread runs, which a type checker's narrowing cannot know.
+        return self._abandoned
 
     def _advance(self) -> None:
         if self._progress is not None and not self._progress.done():

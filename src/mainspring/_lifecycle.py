@@ -384,20 +384,14 @@ class Lifecycle:
             stops = SyncStops(run)
             overran = await stops.run()
             for stop in run[: stops.done]:
-                for verb, exc in stop.failures:
-                    errors.append((stop.key, _tag(exc, stop.key, verb)))
-                    _log.warning(
-                        "%s %s failed",
-                        verb,
-                        describe(stop.key),
-                        exc_info=exc,
-                        extra=_fields(stop.key, stop.seconds),
-                    )
+                errors += _failures_of(stop, stop.seconds)
                 if stop.was_started:
                     _log_done("stopped", stop.key, stop.seconds)
             if overran is None:
                 break
             stop = run[overran]
+            # What its earlier steps raised, before one of them overran.
+            errors += _failures_of(stop, stop.budget or 0.0)
             message = (
                 f"{describe(stop.key)} did not stop within {stop.budget}s"
             )
@@ -833,6 +827,24 @@ class _Starter:
 
 
 # Helpers
+
+
+def _failures_of(
+    stop: SyncStop, seconds: float
+) -> list[tuple[object, Exception]]:
+    """Tag and log the failures of a sync stop's steps, for its errors."""
+    failures = []
+    # A copy: the thread of a stop that overran may still be adding.
+    for verb, exc in list(stop.failures):
+        failures.append((stop.key, _tag(exc, stop.key, verb)))
+        _log.warning(
+            "%s %s failed",
+            verb,
+            describe(stop.key),
+            exc_info=exc,
+            extra=_fields(stop.key, seconds),
+        )
+    return failures
 
 
 def _raise_exit(error: BaseException, others: Sequence[BaseException]) -> None:

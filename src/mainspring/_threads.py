@@ -163,8 +163,9 @@ class LoopThread:
     def call(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         """Run ``coroutine`` on the loop and wait for its result.
 
-        A KeyboardInterrupt while waiting cancels the coroutine, waits for
-        it to unwind (a start rolls back) and is then raised.
+        A KeyboardInterrupt (or any exception a signal handler raises)
+        while waiting cancels the coroutine, waits for it to unwind (a
+        start rolls back) and is then raised.
         """
         done = threading.Event()
         tasks: list[asyncio.Task[_T]] = []
@@ -189,7 +190,9 @@ class LoopThread:
             # interrupt before this thread gets to its first wait.
             self.loop.call_soon_threadsafe(launch)
             done.wait()
-        except KeyboardInterrupt:
+        except BaseException:
+            # Ctrl-C, or a signal handler of the application's that raised
+            # (SystemExit for SIGTERM, say): unwind the coroutine first.
             self.loop.call_soon_threadsafe(cancel)
             done.wait()
             raise
