@@ -444,13 +444,20 @@ class Container:
 
     async def abuild(self, key: object, graph: Graph) -> Any:
         """Build the singleton ``key`` and its needs, awaiting as needed."""
-        for dep in postorder([key], graph.deps, self._cache):
-            node = graph.nodes[dep]
-            if node.kind.is_async:
-                await self._abuild_one(node, graph)
-            else:
-                self.build(dep, graph)
-        return self._cache[key]
+        cache = self._cache
+        node = graph.nodes[key]
+        if all(dep in cache for dep in graph.deps[key]):
+            # The common case when starting, which builds in start order.
+            needed = [node]
+        else:
+            nodes = graph.nodes
+            needed = [nodes[k] for k in postorder([key], graph.deps, cache)]
+        for dep in needed:
+            if dep.is_async:
+                await self._abuild_one(dep, graph)
+            elif dep.key not in cache:
+                self.build(dep.key, graph)
+        return cache[key]
 
     async def _abuild_one(self, node: Node, graph: Graph) -> None:
         import asyncio  # noqa: PLC0415 - kept out of 'import mainspring'

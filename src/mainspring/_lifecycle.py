@@ -223,14 +223,19 @@ class Lifecycle:
             self._wake.set()
 
     def timeout(self, key: object, which: str) -> float | None:
+        """The start or stop budget of ``key``, in seconds or ``None``."""
         declaration = self._container.graph().nodes[key].declaration
-        own = getattr(declaration, f"{which}_timeout")
-        if own is INHERIT:
-            container_value: float | None = getattr(
-                self._container, f"{which}_timeout"
+        if which == "start":
+            own, inherited = (
+                declaration.start_timeout,
+                self._container.start_timeout,
             )
-            return container_value
-        return own  # type: ignore[no-any-return]
+        else:
+            own, inherited = (
+                declaration.stop_timeout,
+                self._container.stop_timeout,
+            )
+        return inherited if own is INHERIT else own  # type: ignore[return-value]
 
     # Stop
 
