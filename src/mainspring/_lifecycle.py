@@ -124,11 +124,18 @@ class Lifecycle:
     async def _build_all(self, graph: Graph) -> None:
         current = asyncio.current_task()
         before = current.cancelling() if current is not None else 0
+        container = self._container
+        nodes = graph.nodes
         for key in graph.order:
-            if self._container.is_built(key):
+            if container.is_built(key):
                 continue
             try:
-                await self._container.abuild(key, graph)
+                # In start order every dependency is built already, so a
+                # sync provider needs no coroutine of its own.
+                if nodes[key].is_async:
+                    await container.abuild(key, graph)
+                else:
+                    container.build(key, graph)
             except BaseException as exc:
                 if isinstance(exc, asyncio.CancelledError) and (
                     current is None or current.cancelling() > before
@@ -708,23 +715,26 @@ class _Starter:
 
     def __init__(self, lifecycle: Lifecycle, graph: Graph) -> None:
         self._lifecycle = lifecycle
-        self._order = graph.order
-        self._position = {key: i for i, key in enumerate(graph.order)}
-        self._waiting = dict.fromkeys(graph.order, 0)
-        self._dependents: dict[object, list[object]] = {
-            key: [] for key in graph.order
-        }
-        for key in graph.order:
+        # Services by start-order position, in plain lists: a start touches
+        # each service a few times, and a large graph outgrows the caches.
+        order = self._order = graph.order
+        position = {key: i for i, key in enumerate(order)}
+        self._waiting = [0] * len(order)
+        self._dependents: list[list[int] | None] = [None] * len(order)
+        for i, key in enumerate(order):
             for dep in graph.deps[key]:
-                if dep in self._dependents:  # not the container itself
-                    self._dependents[dep].append(key)
-                    self._waiting[key] += 1
-        self._ready = [
-            self._position[k] for k, n in self._waiting.items() if not n
-        ]
+                j = position.get(dep)  # None: the container itself
+                if j is not None:
+                    dependents = self._dependents[j]
+                    if dependents is None:
+                        dependents = self._dependents[j] = []
+                    dependents.append(i)
+                    self._waiting[i] += 1
+        # In ascending order, so already a heap.
+        self._ready = [i for i, n in enumerate(self._waiting) if not n]
         self._finished: asyncio.Queue[object] = asyncio.Queue()
         self._in_flight: dict[
-            object, tuple[asyncio.Future[Any], bool, float]
+            object, tuple[asyncio.Future[Any], bool, float, int]
         ] = {}
         self._expired: dict[object, float] = {}
         self._sync = SyncStarts()
@@ -738,13 +748,13 @@ class _Starter:
             if not self._in_flight:
                 return
             key = await self._finished.get()
-            task, _, began = self._in_flight.pop(key)
+            task, _, began, position = self._in_flight.pop(key)
             error = _outcome(task)
             if key in self._expired:
                 error = ExpiredError(self._expired.pop(key))
             if error is None:
                 _log_done("started", key, _since(began))
-                self._started(key)
+                self._started(position)
             else:
                 self._fail(key, error)
 
@@ -755,7 +765,7 @@ class _Starter:
         and one that returns counts as started so that rollback stops it.
         """
         self._cancel_async()
-        for key, (task, _, began) in self._in_flight.items():
+        for key, (task, _, began, _) in self._in_flight.items():
             with contextlib.suppress(BaseException):
                 await task
             if _outcome(task) is None:
@@ -764,11 +774,12 @@ class _Starter:
 
     def _launch_ready(self) -> None:
         while self._ready and self.failure is None:
-            key = self._order[heapq.heappop(self._ready)]
+            position = heapq.heappop(self._ready)
+            key = self._order[position]
             hook = hook_of(self._lifecycle.instance(key), "start")
             if hook is None:
                 _log_done("started", key, 0.0)
-                self._started(key)
+                self._started(position)
                 continue
             began = time.perf_counter()
             task: asyncio.Future[Any] | None
@@ -780,7 +791,7 @@ class _Starter:
                     return
                 if task is None:  # finished without waiting
                     _log_done("started", key, _since(began))
-                    self._started(key)
+                    self._started(position)
                     continue
                 self._expire_at(key, task, began)
             else:
@@ -789,14 +800,15 @@ class _Starter:
             task.add_done_callback(
                 functools.partial(_report_to, self._finished, key)
             )
-            self._in_flight[key] = (task, is_async(hook), began)
+            self._in_flight[key] = (task, is_async(hook), began, position)
 
-    def _started(self, key: object) -> None:
-        self._lifecycle.mark_started(key)
-        for dependent in self._dependents[key]:
-            self._waiting[dependent] -= 1
-            if not self._waiting[dependent]:
-                heapq.heappush(self._ready, self._position[dependent])
+    def _started(self, position: int) -> None:
+        self._lifecycle.mark_started(self._order[position])
+        waiting = self._waiting
+        for dependent in self._dependents[position] or ():
+            waiting[dependent] -= 1
+            if not waiting[dependent]:
+                heapq.heappush(self._ready, dependent)
 
     def _expire_at(
         self, key: object, task: asyncio.Future[Any], began: float
@@ -826,7 +838,7 @@ class _Starter:
 
     def _cancel_async(self) -> None:
         self._sync.drop_queued()
-        for task, is_coroutine, _ in self._in_flight.values():
+        for task, is_coroutine, _, _ in self._in_flight.values():
             if is_coroutine:
                 task.cancel()
 
