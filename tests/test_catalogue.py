@@ -35,6 +35,7 @@ from mainspring import (
     StartupError,
     StateError,
     UnknownServiceError,
+    _registry,
 )
 
 T = TypeVar("T")
@@ -396,6 +397,15 @@ def _registry_of(provider) -> Registry:
     return registry
 
 
+def _number_declared_with_a_registry() -> None:
+    # Declared as if no @service(...) had run before in this process, so the
+    # result does not depend on which tests ran first: after one, the
+    # decorator itself raises TypeError (a known bug, see tests/test_lazy.py).
+    with mock.patch.object(_registry._declared, "_options", None):
+        registry = _registry_of(42)
+    Container(registry).order  # noqa: B018
+
+
 def _other_cache() -> type:
     class OtherCache(Cache):
         def fetch(self) -> str:
@@ -681,7 +691,7 @@ CATALOGUE: dict[str, Case] = {
         culprit="functools.partial(",
     ),
     "number declared with a registry's decorator": Case(
-        lambda: Container(_registry_of(42)).order,
+        _number_declared_with_a_registry,
         InvalidProviderError,
         f"42{NOT_A_PROVIDER}",
         culprit="42",

@@ -14,7 +14,7 @@ import typing
 import pytest
 from typing_extensions import TypeForm
 
-from mainspring import Container, Registry
+from mainspring import Container, InvalidProviderError, Registry
 from mainspring._lazy import Logger
 from mainspring._registry import Declaration
 
@@ -63,7 +63,7 @@ def test_resolving_without_logging_works_and_stays_quiet():
     output = run_python(
         """
         import sys
-        from mainspring import Container, Registry
+        from mainspring import Container, InvalidProviderError, Registry
         registry = Registry()
 
         @registry.service
@@ -118,6 +118,28 @@ def test_options_of_an_object_without_weak_references_stay_local():
 
     assert registry.service(scope="transient")(plain) is plain
     assert [d.scope for d in registry] == ["transient"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "bug in _Remembered.remember: once any @service(...) has made the "
+        "weak map, declaring an object that cannot be weakly referenced "
+        "pops it from the map and raises TypeError in the decorator"
+    ),
+)
+def test_a_number_declared_after_options_is_left_to_the_container():
+    """After any @service(...), a declared number fails in the container."""
+
+    class Optioned:
+        pass
+
+    Registry().service(scope="transient")(Optioned)
+    registry = Registry()
+
+    assert registry.service(42) == 42
+    with pytest.raises(InvalidProviderError, match=r"^42 is neither"):
+        Container(registry).order  # noqa: B018
 
 
 def test_debug_records_name_the_caller(caplog):
