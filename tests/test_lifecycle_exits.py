@@ -426,6 +426,7 @@ def test_an_exit_that_escapes_the_loop_is_raised_after_the_stop():
 
     container = Container(Db, Api, Careless)
     container.start()
+    stray = container.get(Careless).task
     # The loop runs go.set(), then the stray task, then the stop.
     container.lifecycle.loop.call_soon_threadsafe(go.set)
 
@@ -434,6 +435,8 @@ def test_an_exit_that_escapes_the_loop_is_raised_after_the_stop():
 
     assert caught.value.code == 9
     assert EVENTS == ["stop Careless", "stop Api", "stop Db"]
+    # Read, so that asyncio does not log it later, in another test.
+    assert stray.exception() is caught.value
 
 
 def test_startup_error_is_still_raised_for_an_ordinary_failure():

@@ -200,7 +200,9 @@ def test_a_failed_start_is_logged_with_its_traceback(caplog):
     with pytest.raises(StartupError) as caught:
         container.start()
 
-    failures = [r for r in caplog.records if r.exc_info]
+    failures = [
+        r for r in caplog.records if r.exc_info and r.name == "mainspring"
+    ]
     assert [(r.levelno, r.getMessage()) for r in failures] == [
         (logging.ERROR, "starting Database failed")
     ]
@@ -223,7 +225,9 @@ def test_a_failed_build_is_logged_with_its_traceback(caplog):
     with pytest.raises(StartupError):
         Container(Broken).start()
 
-    failures = [r for r in caplog.records if r.exc_info]
+    failures = [
+        r for r in caplog.records if r.exc_info and r.name == "mainspring"
+    ]
     assert [r.getMessage() for r in failures] == ["building Broken failed"]
     assert isinstance(failures[0].exc_info[1], ValueError)
 
