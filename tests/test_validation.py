@@ -741,6 +741,22 @@ def test_scope_error_without_a_request_starts_at_a_top_service():
     assert caught.value.path == [Gateway, Session, RequestId]
 
 
+def test_scope_error_path_starts_at_the_requested_service():
+    """The path runs from the service asked for, not an earlier dependent."""
+
+    class Console(Recorded):
+        def __init__(self, session: Session) -> None:
+            super().__init__()
+
+    container = Container(Clock, Session, Console, Gateway)
+    container.register(RequestId, scope="transient")
+
+    with pytest.raises(ScopeError) as caught:
+        container.get(Gateway)
+
+    assert caught.value.path == [Gateway, Session, RequestId]
+
+
 def test_transient_may_depend_on_a_transient_and_a_singleton():
     """Only singleton-over-transient is refused."""
     container = Container(Clock)
@@ -1086,3 +1102,36 @@ def test_an_argument_without_a_provider_shows_its_value():
     graph = Container(Audit).graph()
 
     assert repr(graph.args[Audit][0]) == "<Arg clock=None>"
+
+
+def test_a_held_positional_only_default_shows_its_name_and_value():
+    """A default passed by position before an injected argument is shown."""
+
+    class Pool:
+        def __init__(
+            self, size: int = 4, /, settings: Settings | None = None
+        ) -> None:
+            self.size = size
+
+    graph = Container(Settings, Pool).graph()
+
+    assert [repr(arg) for arg in graph.args[Pool]] == [
+        "<Arg size=4>",
+        "<Arg settings=Settings>",
+    ]
+
+
+def test_keyword_only_parameters_that_are_all_provided_are_injected():
+    """A constructor taking only keyword-only services gets them by name."""
+
+    class Report:
+        def __init__(self, *, settings: Settings, clock: Clock) -> None:
+            self.settings = settings
+            self.clock = clock
+
+    container = Container(Settings, Clock, Report)
+
+    report = container.get(Report)
+
+    assert report.settings is container.get(Settings)
+    assert report.clock is container.get(Clock)
