@@ -106,6 +106,9 @@ def test_a_sync_stop_raising_cancelled_error_is_a_failure_too():
 
     assert EVENTS == ["stop Odd", "stop Api", "stop Db"]
     assert caught.value.services == [Odd]
+    (member,) = caught.value.exceptions
+    assert str(member).startswith("raised CancelledError, though the ")
+    assert isinstance(member.__cause__, asyncio.CancelledError)
 
 
 # SystemExit and KeyboardInterrupt from hooks and bodies
@@ -161,6 +164,33 @@ def test_an_exit_from_a_start_is_raised_after_the_rollback(is_async):
 
     assert caught.value.code == 4
     assert EVENTS == ["stop Api", "stop Db"]
+
+
+def test_an_exit_from_a_start_notes_what_failed_in_the_rollback():
+    """A stop that fails during the rollback is kept as a note on the exit."""
+
+    @named
+    class Shaky:
+        def stop(self):
+            raise RuntimeError("Shaky would not stop")
+
+    @named
+    class Leaver:
+        def __init__(self, shaky: Shaky) -> None:
+            self.shaky = shaky
+
+        def start(self):
+            raise SystemExit(4)
+
+    container = Container(Shaky, Leaver)
+
+    with pytest.raises(SystemExit) as caught:
+        container.start()
+
+    assert caught.value.code == 4
+    assert caught.value.__notes__ == [
+        "also: RuntimeError: Shaky would not stop"
+    ]
 
 
 def test_an_exit_from_a_constructor_is_raised_after_the_rollback():

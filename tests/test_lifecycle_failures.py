@@ -554,6 +554,34 @@ def test_a_short_stop_budget_after_a_long_one_is_enforced(release):
     assert str(timeout) == "Database did not stop within 0.05s"
 
 
+def test_a_stop_budget_after_a_stop_without_one_is_enforced(release):
+    """A sync stop without a budget does not lift the next one's budget."""
+    registry = Registry()
+
+    @registry.service(stop_timeout=0.05)
+    @named
+    class Database:
+        def stop(self):
+            wait_in_thread(release, "the end of the test")
+
+    @registry.service(stop_timeout=None)
+    @named
+    class Api:
+        def __init__(self, database: Database) -> None: ...
+
+        def stop(self):
+            pass
+
+    container = Container(registry)
+    container.start()
+
+    with pytest.raises(ShutdownError) as caught:
+        container.stop()
+
+    [timeout] = caught.value.exceptions
+    assert str(timeout) == "Database did not stop within 0.05s"
+
+
 def test_the_stop_budget_covers_cancelling_the_body():
     """A body that will not end uses up the budget; stop() is skipped."""
     events = []

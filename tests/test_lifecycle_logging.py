@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -156,6 +157,32 @@ def test_a_stop_over_budget_is_an_error(caplog):
     assert error.mainspring_service == "Database"
 
 
+def test_a_sync_stop_over_budget_is_an_error_with_its_fields(caplog):
+    """The ERROR record of a blocked sync stop names it and its budget."""
+    registry = Registry()
+    release = threading.Event()
+
+    @registry.service(stop_timeout=0.05)
+    @named
+    class Database:
+        def stop(self):
+            wait_in_thread(release, "the end of the test")
+
+    container = Container(registry)
+    container.start()
+
+    try:
+        with pytest.raises(ShutdownError):
+            container.stop()
+    finally:
+        release.set()
+
+    [error] = _records(caplog, logging.ERROR)
+    assert error.getMessage() == "Database did not stop within 0.05s"
+    assert error.mainspring_service == "Database"
+    assert error.mainspring_seconds == 0.05
+
+
 def test_a_failing_body_is_an_error_with_its_traceback(caplog):
     """A body's failure is logged when it happens, not only at stop."""
     closed = RuntimeError("queue closed")
@@ -225,9 +252,7 @@ def test_a_failed_build_is_logged_with_its_traceback(caplog):
     with pytest.raises(StartupError):
         Container(Broken).start()
 
-    failures = [
-        r for r in caplog.records if r.exc_info and r.name == "mainspring"
-    ]
+    failures = [r for r in caplog.records if r.exc_info]
     assert [r.getMessage() for r in failures] == ["building Broken failed"]
     assert isinstance(failures[0].exc_info[1], ValueError)
 

@@ -12,6 +12,7 @@ import pytest
 
 from _lifecycle_support import PATIENCE, wait_in_thread
 from mainspring import Container, NotRunningError, _threads
+from mainspring._hooks import ExpiredError, SyncStarts
 from mainspring._threads import LoopThread, Workers
 
 
@@ -308,3 +309,115 @@ def test_an_interrupt_just_after_the_start_stops_every_service(monkeypatch):
 
     assert stopped == ["Api", "Settings"]
     assert isinstance(container.statuses()[Api], NotRunningError)
+
+
+# SyncStarts: the runner threads behind sync start() hooks
+
+
+def _recording(threads, name, began=None, go=None):
+    """A sync start that notes its thread, then waits for ``go`` if given."""
+
+    def hook():
+        threads[name] = threading.get_ident()
+        if began is not None:
+            began.set()
+        if go is not None:
+            wait_in_thread(go, f"the test to let {name} end")
+
+    return hook
+
+
+def test_sync_starts_past_the_limit_wait_for_a_runner_thread(release):
+    """With every runner busy, a further start queues for one of them."""
+    threads: dict[str, int] = {}
+    began = {"a": threading.Event(), "b": threading.Event()}
+
+    async def main() -> None:
+        starts = SyncStarts(limit=2)
+        futures = [
+            starts.submit(
+                _recording(threads, name, began[name], release), None
+            )
+            for name in ("a", "b")
+        ]
+        for name in ("a", "b"):
+            await asyncio.to_thread(wait_in_thread, began[name], name)
+        futures.append(starts.submit(_recording(threads, "c"), None))
+        assert starts._runners == 2  # c is queued, not given a third thread
+        release.set()
+        async with asyncio.timeout(PATIENCE):
+            await asyncio.gather(*futures)
+
+    asyncio.run(main())
+
+    assert threads["c"] in {threads["a"], threads["b"]}
+
+
+def test_an_expired_sync_start_hands_the_queue_to_one_new_runner(release):
+    """After an overrun, one fresh thread runs the queued starts in turn."""
+    threads: dict[str, int] = {}
+    b_began, b_go = threading.Event(), threading.Event()
+
+    def stuck():
+        wait_in_thread(release, "the end of the test")
+
+    async def main() -> None:
+        starts = SyncStarts(limit=1)
+        first = starts.submit(stuck, 0.05)
+        queued = starts.submit(_recording(threads, "b", b_began, b_go), None)
+        async with asyncio.timeout(PATIENCE):
+            with pytest.raises(ExpiredError):
+                await first
+        await asyncio.to_thread(wait_in_thread, b_began, "the queued start")
+        last = starts.submit(_recording(threads, "c"), None)
+        assert starts._runners == 1  # the stuck thread no longer counts
+        b_go.set()
+        async with asyncio.timeout(PATIENCE):
+            await asyncio.gather(queued, last)
+
+    asyncio.run(main())
+
+    assert threads["c"] == threads["b"]
+
+
+def test_the_late_end_of_an_expired_start_does_not_hide_the_next_one():
+    """Ends reported together are all read, a stale one first included.
+
+    The loop is held while both starts end, so that the late end of the
+    expired start and the end of the next one reach it in one batch.
+    """
+    a_go, b_began, b_go = (threading.Event() for _ in range(3))
+    ended = {"stuck": threading.Event(), "b": threading.Event()}
+
+    def stuck():
+        wait_in_thread(a_go, "the test to let the expired start end")
+
+    async def main() -> None:
+        starts = SyncStarts(limit=1)
+        tell = starts._tell
+
+        def telling(job, seconds):
+            tell(job, seconds)
+            if seconds is not None:
+                ended["stuck" if job.hook is stuck else "b"].set()
+
+        starts._tell = telling
+        first = starts.submit(stuck, 0.05)
+        queued = starts.submit(_recording({}, "b", b_began, b_go), None)
+        async with asyncio.timeout(PATIENCE):
+            with pytest.raises(ExpiredError):
+                await first
+        await asyncio.to_thread(wait_in_thread, b_began, "the queued start")
+        # Blocking calls on purpose: the loop must not read either end yet.
+        a_go.set()
+        wait_in_thread(ended["stuck"], "the expired start to report")
+        b_go.set()
+        wait_in_thread(ended["b"], "the queued start to report")
+        async with asyncio.timeout(PATIENCE):
+            await queued
+
+    try:
+        asyncio.run(main())
+    finally:
+        a_go.set()
+        b_go.set()

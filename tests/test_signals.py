@@ -8,6 +8,7 @@ lifecycle fails the test instead of hanging it.
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import mainspring
+from mainspring import _lifecycle
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32", reason="POSIX signals"
@@ -228,3 +230,29 @@ def test_ctrl_c_during_a_sync_start_rolls_back(launch):
 
     assert status == 1, app.stderr
     assert lines == ["stopped Settings", "KeyboardInterrupt"]
+
+
+def test_an_exit_at_once_goes_ahead_when_stderr_cannot_be_flushed(
+    monkeypatch,
+):
+    """A closed stderr does not keep a second signal from exiting."""
+    statuses: list[int] = []
+
+    class ExitedError(Exception):
+        pass
+
+    class ClosedStream(io.StringIO):
+        def flush(self) -> None:
+            raise ValueError("I/O operation on closed file")
+
+    def exit_now(status: int) -> None:
+        statuses.append(status)
+        raise ExitedError
+
+    monkeypatch.setattr(sys, "stderr", ClosedStream())
+    monkeypatch.setattr(os, "_exit", exit_now)
+
+    with pytest.raises(ExitedError):
+        _lifecycle._exit_now(130)
+
+    assert statuses == [130]
