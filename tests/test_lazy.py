@@ -120,14 +120,6 @@ def test_options_of_an_object_without_weak_references_stay_local():
     assert [d.scope for d in registry] == ["transient"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug in _Remembered.remember: once any @service(...) has made the "
-        "weak map, declaring an object that cannot be weakly referenced "
-        "pops it from the map and raises TypeError in the decorator"
-    ),
-)
 def test_a_number_declared_after_options_is_left_to_the_container():
     """After any @service(...), a declared number fails in the container."""
 

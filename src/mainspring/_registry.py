@@ -182,7 +182,8 @@ class _Remembered:
         options = self._options
         if declaration.is_default():
             if options is not None:
-                options.pop(provider, None)
+                with suppress(TypeError):  # not weakly referable: never in
+                    options.pop(provider, None)  # the map to begin with
             return
         if options is None:
             import weakref  # noqa: PLC0415 - see the class docstring
