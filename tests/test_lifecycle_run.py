@@ -6,6 +6,8 @@ tests/test_signals.py sends real signals to real processes.
 """
 
 import asyncio
+import logging
+import re
 import signal
 import threading
 
@@ -327,3 +329,75 @@ def test_run_outside_the_main_thread_serves_without_signal_handlers():
 
     assert outcome == [None]
     assert events == ["Importer run", "Importer stop"]
+
+
+def test_run_logs_the_signal_it_stops_for(caplog):
+    """The first signal is logged by name before the services stop."""
+    caplog.set_level(logging.INFO, logger="mainspring")
+
+    class Consumer:
+        async def run(self):
+            signal.raise_signal(signal.SIGTERM)
+            await hang()
+
+    Container(Consumer).run()
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert "SIGTERM received: stopping" in messages
+
+
+def test_run_outside_the_main_thread_logs_the_signals_it_cannot_take(
+    caplog,
+):
+    """Each signal run() cannot handle there is named in a DEBUG record."""
+    caplog.set_level(logging.DEBUG, logger="mainspring")
+    outcome = []
+
+    class Importer:
+        async def run(self):
+            pass
+
+    def main():
+        try:
+            Container(Importer).run()
+        except BaseException as error:
+            outcome.append(error)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=main)
+    thread.start()
+    thread.join(PATIENCE)
+
+    assert outcome == [None]
+    messages = [r.getMessage() for r in caplog.records]
+    assert [m for m in messages if m.startswith("cannot handle")] == [
+        "cannot handle SIGINT here",
+        "cannot handle SIGTERM here",
+    ]
+
+
+def test_run_logs_to_stderr_when_logging_is_not_configured(capsys):
+    """Without any handler, run() logs INFO and up with a timestamp."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    # pytest's own handlers sit on the root logger: take them off for the
+    # call, and put everything back as it was afterwards.
+    root.handlers.clear()
+    try:
+
+        class Importer:
+            async def run(self):
+                pass
+
+        Container(Importer).run()
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+    line = re.compile(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO mainspring: "
+        r"every run\(\) body has ended: stopping"
+    )
+    lines = capsys.readouterr().err.splitlines()
+    assert any(line.fullmatch(text) for text in lines), lines
