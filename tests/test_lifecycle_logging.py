@@ -272,3 +272,26 @@ def test_the_library_adds_no_handler():
 
     assert logger.handlers == []
     assert logger.propagate
+
+
+def test_a_body_that_returns_is_an_info_line_naming_its_service(caplog):
+    """The record of a body that returned carries its service's name."""
+    caplog.set_level(logging.INFO, logger="mainspring")
+    message = "Migrations.run() returned; the service keeps running"
+
+    @named
+    class Migrations:
+        async def run(self):
+            pass
+
+    container = Container(Migrations)
+
+    with log_line(message) as returned:
+        container.start()
+        wait_in_thread(returned, "the body's return to be logged")
+    container.stop()
+
+    [record] = [
+        r for r in _records(caplog, logging.INFO) if r.getMessage() == message
+    ]
+    assert record.mainspring_service == "Migrations"
