@@ -6,6 +6,7 @@ tests use pools of their own, never the one the containers share.
 """
 
 import asyncio
+import collections
 import threading
 
 import pytest
@@ -421,3 +422,46 @@ def test_the_late_end_of_an_expired_start_does_not_hide_the_next_one():
     finally:
         a_go.set()
         b_go.set()
+
+
+def test_a_start_queued_as_its_runner_finds_the_queue_empty_still_runs():
+    """A runner that sees an empty queue looks again before it leaves.
+
+    The queue holds the runner between finding itself empty and taking the
+    lock, and the test submits a start in that moment; with the runner
+    still counted, no other thread is started for it.
+    """
+    empty, submitted = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    class Queue(collections.deque):
+        held = False
+
+        def popleft(self):
+            try:
+                return super().popleft()
+            except IndexError:
+                if not self.held:
+                    self.held = True
+                    empty.set()
+                    wait_in_thread(submitted, "the test to submit a start")
+                raise
+
+    async def main() -> None:
+        starts = SyncStarts(limit=1)
+        starts._jobs = Queue()
+        async with asyncio.timeout(PATIENCE):
+            await starts.submit(lambda: ran.append("a"), None)
+        await asyncio.to_thread(wait_in_thread, empty, "an empty queue")
+        late = starts.submit(lambda: ran.append("b"), None)
+        assert starts._runners == 1  # the leaving runner still counts
+        submitted.set()
+        async with asyncio.timeout(PATIENCE):
+            await late
+
+    try:
+        asyncio.run(main())
+    finally:
+        submitted.set()
+
+    assert ran == ["a", "b"]
