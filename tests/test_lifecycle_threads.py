@@ -397,9 +397,9 @@ def test_the_late_end_of_an_expired_start_does_not_hide_the_next_one():
         starts = SyncStarts(limit=1)
         tell = starts._tell
 
-        def telling(job, seconds):
-            tell(job, seconds)
-            if seconds is not None:
+        def telling(job, *, finished):
+            tell(job, finished=finished)
+            if finished:
                 ended["stuck" if job.hook is stuck else "b"].set()
 
         starts._tell = telling

@@ -224,13 +224,15 @@ async def within(seconds: float | None, hook: Callable[[], Any]) -> None:
 
 
 async def _within(seconds: float | None, hook: Callable[[], Any]) -> None:
-    if is_async(hook):
+    in_thread = not is_async(hook)
+    waiting: asyncio.Future[Any]
+    if in_thread:
+        waiting = asyncio.wrap_future(workers.submit(lambda: call_sync(hook)))
+    else:
         task = step(hook)
         if task is None:
             return
-        waiting: asyncio.Future[Any] = task
-    else:
-        waiting = asyncio.wrap_future(workers.submit(lambda: call_sync(hook)))
+        waiting = task
     if seconds is None:
         await waiting
         return
@@ -241,7 +243,7 @@ async def _within(seconds: float | None, hook: Callable[[], Any]) -> None:
     except TimeoutError:
         if not scope.expired():
             raise
-        if not is_async(hook):
+        if in_thread:
             workers.abandon()  # its thread is still busy with the hook
         raise ExpiredError(seconds) from None
 
@@ -428,7 +430,7 @@ class SyncStarts:
         self._limit = limit
         self._runners = 0
         self._jobs: collections.deque[_Job] = collections.deque()
-        self._events: collections.deque[tuple[_Job, float | None]] = (
+        self._events: collections.deque[tuple[_Job, bool]] = (
             collections.deque()
         )
         self._lock = threading.Lock()
@@ -464,18 +466,17 @@ class SyncStarts:
                     return
             if job.future.cancelled():
                 continue
-            job.began = time.monotonic()
-            self._tell(job, None)
+            self._tell(job, finished=False)
             try:
                 call_sync(job.hook)
             except (Exception, asyncio.CancelledError) as exc:
                 job.error = exc
-            self._tell(job, time.monotonic() - job.began)
+            self._tell(job, finished=True)
             if job.is_abandoned:
                 return  # a fresh thread took this one's place
 
-    def _tell(self, job: _Job, seconds: float | None) -> None:
-        self._events.append((job, seconds))
+    def _tell(self, job: _Job, *, finished: bool) -> None:
+        self._events.append((job, finished))
         with self._lock:
             if self._draining:
                 return
@@ -486,10 +487,10 @@ class SyncStarts:
         with self._lock:
             self._draining = False
         while self._events:
-            job, seconds = self._events.popleft()
+            job, finished = self._events.popleft()
             if job.future.done():
                 continue
-            if seconds is None:
+            if not finished:
                 if job.budget is not None:
                     job.timer = self._loop.call_at(
                         self._loop.time() + job.budget, self._expire, job
@@ -521,7 +522,6 @@ class _Job:
     hook: Callable[[], Any]
     budget: float | None
     future: asyncio.Future[None]
-    began: float = 0.0
     error: BaseException | None = None
     timer: asyncio.TimerHandle | None = None
     is_abandoned: bool = False
