@@ -457,6 +457,32 @@ def test_a_service_without_a_start_limit_outlasts_the_container_limit():
 # Stop budgets
 
 
+@pytest.mark.parametrize(
+    ("options", "container_budget"),
+    [({}, None), ({"stop_timeout": None}, 0.05)],
+    ids=["container-none", "service-none"],
+)
+def test_an_async_stop_without_a_budget_runs_to_its_end(
+    options, container_budget
+):
+    """``stop_timeout=None``, declared or inherited, sets no deadline."""
+    events = []
+    registry = Registry()
+
+    @registry.service(**options)
+    @named
+    class Database:
+        async def stop(self):
+            await asyncio.sleep(0)
+            events.append("Database stopped")
+
+    container = Container(registry, stop_timeout=container_budget)
+    container.start()
+    container.stop()
+
+    assert events == ["Database stopped"]
+
+
 def test_a_stop_over_budget_is_recorded_and_the_walk_goes_on():
     """The late service's teardown is skipped; its dependencies still stop."""
     events = []

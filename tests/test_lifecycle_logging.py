@@ -91,15 +91,28 @@ def test_the_start_order_is_logged_at_debug(caplog):
     assert "start order: Settings -> Database -> Api" in messages
 
 
-def test_a_failing_stop_is_a_warning_with_its_traceback(caplog):
-    """Raised later in a group, the failure is logged when it happens."""
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_failing_stop_is_a_warning_with_its_traceback(caplog, kind):
+    """Raised later in a group, the failure is logged when it happens.
+
+    Sync and async stops are run by different code, so both are checked.
+    """
     caplog.set_level(logging.INFO, logger="mainspring")
     reset = OSError("connection reset")
 
-    @named
-    class Database:
-        def stop(self):
-            raise reset
+    if kind == "sync":
+
+        @named
+        class Database:
+            def stop(self):
+                raise reset
+
+    else:
+
+        @named
+        class Database:
+            async def stop(self):
+                raise reset
 
     container = Container(Database)
     container.start()
