@@ -268,6 +268,7 @@ def test_a_failed_build_is_logged_with_its_traceback(caplog):
     failures = [r for r in caplog.records if r.exc_info]
     assert [r.getMessage() for r in failures] == ["building Broken failed"]
     assert isinstance(failures[0].exc_info[1], ValueError)
+    assert failures[0].mainspring_service == "Broken"
 
 
 def test_the_library_adds_no_handler():
