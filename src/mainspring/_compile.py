@@ -326,7 +326,7 @@ def _snake(name: str) -> str:
 
 def first_async(key: object, graph: Graph) -> Node | None:
     """The first node ``key`` needs that only an async maker can make."""
-    for dep in postorder([key], graph.deps, set()):
+    for dep in postorder(key, graph.deps, set()):
         node = graph.nodes[dep]
         if node.kind.is_async:
             return node

@@ -423,7 +423,7 @@ class Container:
         cache = self._cache
         for dep in graph.deps[key]:
             if dep not in cache:
-                needed = postorder([key], graph.deps, cache)
+                needed = postorder(key, graph.deps, cache)
                 break
         else:
             needed = [key]  # the common case when building in order
@@ -451,7 +451,7 @@ class Container:
             needed = [node]
         else:
             nodes = graph.nodes
-            needed = [nodes[k] for k in postorder([key], graph.deps, cache)]
+            needed = [nodes[k] for k in postorder(key, graph.deps, cache)]
         for dep in needed:
             if dep.is_async:
                 await self._abuild_one(dep, graph)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from operator import attrgetter
 from typing import Any
 
@@ -353,29 +353,28 @@ def _unwind(
 
 
 def postorder(
-    roots: Iterable[object],
+    root: object,
     deps: Mapping[object, tuple[object, ...]],
     skip: Mapping[object, object] | set[object],
 ) -> list[object]:
-    """Keys reachable from ``roots`` (not through ``skip``), deps first.
+    """``root`` and what it needs, not through ``skip``, deps first.
 
-    Iterative, so a chain of any depth is fine.
+    Iterative, so a chain of any depth is fine. A root in ``skip`` needs
+    nothing: the result is empty.
     """
+    if root in skip:
+        return []
     result: list[object] = []
-    seen: set[object] = set()
-    for root in roots:
-        if root in seen or root in skip:
-            continue
-        seen.add(root)
-        stack = [(root, iter(deps[root]))]
-        while stack:
-            key, children = stack[-1]
-            for child in children:
-                if child not in seen and child not in skip:
-                    seen.add(child)
-                    stack.append((child, iter(deps[child])))
-                    break
-            else:
-                stack.pop()
-                result.append(key)
+    seen = {root}
+    stack = [(root, iter(deps[root]))]
+    while stack:
+        key, children = stack[-1]
+        for child in children:
+            if child not in seen and child not in skip:
+                seen.add(child)
+                stack.append((child, iter(deps[child])))
+                break
+        else:
+            stack.pop()
+            result.append(key)
     return result
