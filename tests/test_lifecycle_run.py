@@ -303,21 +303,13 @@ def test_a_failing_stop_after_serving_is_a_shutdown_error():
     assert caught.value.services == [Database]
 
 
-def test_run_outside_the_main_thread_serves_without_signal_handlers():
-    """Only the main thread can take signals; elsewhere run() still serves."""
-    events = []
+def _run_in_another_thread(container: Container) -> list:
+    """Call ``container.run()`` in a new thread; what it raised, or None."""
     outcome = []
-
-    class Importer:
-        async def run(self):
-            events.append("Importer run")
-
-        def stop(self):
-            events.append("Importer stop")
 
     def main():
         try:
-            Container(Importer).run()
+            container.run()
         except BaseException as error:
             outcome.append(error)
         else:
@@ -326,8 +318,21 @@ def test_run_outside_the_main_thread_serves_without_signal_handlers():
     thread = threading.Thread(target=main)
     thread.start()
     thread.join(PATIENCE)
+    return outcome
 
-    assert outcome == [None]
+
+def test_run_outside_the_main_thread_serves_without_signal_handlers():
+    """Only the main thread can take signals; elsewhere run() still serves."""
+    events = []
+
+    class Importer:
+        async def run(self):
+            events.append("Importer run")
+
+        def stop(self):
+            events.append("Importer stop")
+
+    assert _run_in_another_thread(Container(Importer)) == [None]
     assert events == ["Importer run", "Importer stop"]
 
 
@@ -351,25 +356,12 @@ def test_run_outside_the_main_thread_logs_the_signals_it_cannot_take(
 ):
     """Each signal run() cannot handle there is named in a DEBUG record."""
     caplog.set_level(logging.DEBUG, logger="mainspring")
-    outcome = []
 
     class Importer:
         async def run(self):
             pass
 
-    def main():
-        try:
-            Container(Importer).run()
-        except BaseException as error:
-            outcome.append(error)
-        else:
-            outcome.append(None)
-
-    thread = threading.Thread(target=main)
-    thread.start()
-    thread.join(PATIENCE)
-
-    assert outcome == [None]
+    assert _run_in_another_thread(Container(Importer)) == [None]
     messages = [r.getMessage() for r in caplog.records]
     assert [m for m in messages if m.startswith("cannot handle")] == [
         "cannot handle SIGINT here",
